@@ -1,0 +1,1 @@
+"""All I/O of civicflow: storage, notifications, selection; the records they read and write."""

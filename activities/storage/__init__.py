@@ -1,0 +1,1 @@
+"""PostgreSQL storage: connection pool, versioned migrations, storage activities."""

@@ -1,0 +1,1 @@
+"""Processes and the `civicflow` command: config, Temporal client and worker, dev stack."""

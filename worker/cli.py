@@ -1,0 +1,30 @@
+"""The `civicflow` command. Each subcommand lives in its own module under `worker.commands`."""
+
+from __future__ import annotations
+
+import typer
+
+from worker.commands.migrate import migrate
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(
+    name="civicflow",
+    help="Durable dialogue and decision procedures for municipalities, on Temporal.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Durable dialogue and decision procedures for municipalities, on Temporal."""
+
+
+app.command("migrate")(migrate)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

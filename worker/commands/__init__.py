@@ -1,0 +1,1 @@
+"""Subcommands of the `civicflow` CLI, one module each."""

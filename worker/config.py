@@ -1,0 +1,97 @@
+"""Worker configuration from environment variables (`CIVICFLOW_*`) and CLI flags.
+
+Validation happens here, once, so a wrong value fails the process at start with one line that
+names the setting, instead of a traceback minutes later.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.storage.pool import check_schema_name
+
+__all__ = ["ConfigError", "Settings", "load_settings"]
+
+LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+class ConfigError(ValueError):
+    """Configuration is invalid; the message names every wrong setting."""
+
+
+class Settings(BaseSettings):
+    """Everything a civicflow worker needs to know about its surroundings."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICFLOW_", extra="forbid", frozen=True)
+
+    temporal_address: str = Field(
+        default="127.0.0.1:7233", description="host:port of the Temporal frontend"
+    )
+    temporal_namespace: str = Field(default="default", min_length=1)
+    task_queue: str = Field(default="civicflow", min_length=1)
+    temporal_tls_cert: Path | None = Field(default=None, description="client certificate (PEM)")
+    temporal_tls_key: Path | None = Field(default=None, description="client private key (PEM)")
+    temporal_tls_ca: Path | None = Field(default=None, description="server CA bundle (PEM)")
+    temporal_api_key: str | None = Field(default=None, repr=False)
+    database_url: str = Field(default="postgresql://postgres@127.0.0.1:5432/postgres")
+    database_schema: str = Field(default="public")
+    database_pool_size: int = Field(default=10, ge=1, le=200)
+    metrics_host: str = Field(default="0.0.0.0")
+    metrics_port: int = Field(default=9464, ge=0, le=65535)
+    log_level: LogLevel = "info"
+    log_format: Literal["auto", "json", "console"] = "auto"
+    shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
+    max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
+
+    @field_validator("temporal_address")
+    @classmethod
+    def _host_port(cls, value: str) -> str:
+        host, sep, port = value.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            msg = f"expected host:port, got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgres_url(cls, value: str) -> str:
+        if not value.startswith(("postgresql://", "postgres://")):
+            msg = "expected a postgresql:// URL"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("database_schema")
+    @classmethod
+    def _schema(cls, value: str) -> str:
+        return check_schema_name(value)
+
+    @model_validator(mode="after")
+    def _tls_pair(self) -> Settings:
+        if (self.temporal_tls_cert is None) != (self.temporal_tls_key is None):
+            msg = "temporal_tls_cert and temporal_tls_key must be given together"
+            raise ValueError(msg)
+        for path in (self.temporal_tls_cert, self.temporal_tls_key, self.temporal_tls_ca):
+            if path is not None and not path.is_file():
+                msg = f"TLS file {path} does not exist"
+                raise ValueError(msg)
+        return self
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Settings from the environment, with CLI flags (non-None overrides) taking precedence."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return Settings(**given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            env = f"CIVICFLOW_{field.upper()}" if error["loc"] else ""
+            where = f"{field} ({env})" if env else field
+            problems.append(f"{where}: {error['msg']}")
+        msg = "invalid configuration: " + "; ".join(problems)
+        raise ConfigError(msg) from err

@@ -1,0 +1,1 @@
+"""Deterministic workflow code: the `Procedure` workflow and its phase runners."""
