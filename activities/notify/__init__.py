@@ -1,0 +1,71 @@
+"""Notifications: mail over SMTP from Jinja2 templates, and signed CloudEvents webhooks.
+
+Senders raise `DeliveryError` with `retryable` set; the outbox delivery activity retries the
+temporary failures with backoff and turns the permanent ones (and exhausted retries) into
+incidents.
+"""
+
+from activities.notify.errors import DeliveryError, TemplateError, redact
+from activities.notify.events import (
+    COMMITMENT_DUE,
+    COMMITMENT_OVERDUE,
+    DEADLINE_EXTENDED,
+    DECISION_RECORDED,
+    EVENT_TYPES,
+    PHASE_CHANGED,
+    PROCEDURE_COMPLETED,
+    PROCEDURE_STARTED,
+    STATEMENT_RECEIVED,
+    CloudEvent,
+    build_event,
+)
+from activities.notify.mail import MailSender, MailSettings, OutboundMail, build_message
+from activities.notify.templates import (
+    LANGUAGES,
+    STANDARD_TEMPLATES,
+    MailRenderer,
+    RenderedMail,
+    render_mail,
+    template_filename,
+)
+from activities.notify.webhook import (
+    SIGNATURE_HEADER,
+    SignatureError,
+    WebhookSender,
+    WebhookSubscriber,
+    signature_header,
+    verify_signature,
+)
+
+__all__ = [
+    "COMMITMENT_DUE",
+    "COMMITMENT_OVERDUE",
+    "DEADLINE_EXTENDED",
+    "DECISION_RECORDED",
+    "EVENT_TYPES",
+    "LANGUAGES",
+    "PHASE_CHANGED",
+    "PROCEDURE_COMPLETED",
+    "PROCEDURE_STARTED",
+    "SIGNATURE_HEADER",
+    "STANDARD_TEMPLATES",
+    "STATEMENT_RECEIVED",
+    "CloudEvent",
+    "DeliveryError",
+    "MailRenderer",
+    "MailSender",
+    "MailSettings",
+    "OutboundMail",
+    "RenderedMail",
+    "SignatureError",
+    "TemplateError",
+    "WebhookSender",
+    "WebhookSubscriber",
+    "build_event",
+    "build_message",
+    "redact",
+    "render_mail",
+    "signature_header",
+    "template_filename",
+    "verify_signature",
+]

@@ -1,0 +1,271 @@
+"""Mail templates: Jinja2 files shipped as package data of `definitions`, German and English.
+
+Layout
+------
+A template lives at ``definitions/templates/<template_id>.<lang>.j2`` (``lang`` is ``de``, the
+default, or ``en``). It usually extends the language's layout ``_layout.<lang>.j2`` and fills
+three blocks::
+
+    {% extends "_layout.de.j2" %}
+    {% block subject %}Einladung: {{ procedure_title }}{% endblock %}
+    {% block text_body %}Guten Tag, ...{% endblock %}
+    {% block html_body %}<p>Guten Tag, ...</p>{% endblock %}
+
+The layout decides which part is rendered from the variable ``part`` ("subject", "text" or
+"html"); the renderer renders each template three times. A template that does not extend the
+layout must do the same (``{% if part == "subject" %}...``).
+
+Escaping: the HTML part is rendered by an environment with autoescape on, so user-provided
+text (a statement's title, a commitment's aim) can never inject markup; subject and text are
+rendered without escaping. Undefined variables are errors (StrictUndefined): a missing
+variable raises `TemplateError` naming the template and the variable. Optional variables are
+tested with ``{% if x is defined %}``.
+
+Every template gets ``lang`` and the filters ``date`` (a `date`, `datetime` or ISO string,
+formatted for the language) and ``datetime``.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import re
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from importlib.resources.abc import Traversable
+from pathlib import Path
+from typing import Any, Final, Literal
+
+import jinja2
+from pydantic import BaseModel, ConfigDict
+
+from activities.notify.errors import TemplateError
+
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "STANDARD_TEMPLATES",
+    "Language",
+    "MailRenderer",
+    "RenderedMail",
+    "render_mail",
+    "template_filename",
+    "templates_root",
+]
+
+Language = Literal["de", "en"]
+LANGUAGES: Final[tuple[Language, ...]] = ("de", "en")
+DEFAULT_LANGUAGE: Final[Language] = "de"
+
+STANDARD_TEMPLATES: Final[tuple[str, ...]] = (
+    "invitation",
+    "announcement",
+    "reminder",
+    "statement_receipt",
+    "decision_published",
+    "commitment_due",
+    "commitment_overdue",
+)
+
+_TEMPLATE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_PARTS: Final = ("subject", "text", "html")
+
+_MONTHS: Final[dict[str, tuple[str, ...]]] = {
+    "de": tuple(
+        [
+            "Januar",
+            "Februar",
+            "März",
+            "April",
+            "Mai",
+            "Juni",
+            "Juli",
+            "August",
+            "September",
+            "Oktober",
+            "November",
+            "Dezember",
+        ]
+    ),
+    "en": tuple(
+        [
+            "January",
+            "February",
+            "March",
+            "April",
+            "May",
+            "June",
+            "July",
+            "August",
+            "September",
+            "October",
+            "November",
+            "December",
+        ]
+    ),
+}
+
+
+class RenderedMail(BaseModel):
+    """The three parts of a rendered mail; `subject` is one line."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subject: str
+    text: str
+    html: str
+
+
+def templates_root() -> Traversable:
+    """The shipped templates folder, found through importlib.resources (works when installed)."""
+    return importlib.resources.files("definitions") / "templates"
+
+
+def template_filename(template_id: str, lang: str) -> str:
+    """``<template_id>.<lang>.j2``, after checking both parts (no path tricks)."""
+    if not _TEMPLATE_ID.match(template_id):
+        msg = (
+            f"template_id: expected lower-case letters, digits and underscores "
+            f"starting with a letter, got {template_id!r}"
+        )
+        raise TemplateError(msg)
+    if lang not in LANGUAGES:
+        msg = f"lang: expected one of {', '.join(LANGUAGES)}, got {lang!r}"
+        raise TemplateError(msg)
+    return f"{template_id}.{lang}.j2"
+
+
+class _TraversableLoader(jinja2.BaseLoader):
+    """Loads templates from a Traversable (importlib.resources) or a plain directory."""
+
+    def __init__(self, root: Traversable | Path) -> None:
+        self._root = root
+
+    def get_source(
+        self, environment: jinja2.Environment, template: str
+    ) -> tuple[str, str | None, Callable[[], bool] | None]:
+        if "/" in template or "\\" in template or template.startswith("."):
+            raise jinja2.TemplateNotFound(template)
+        node = self._root / template
+        if not node.is_file():
+            raise jinja2.TemplateNotFound(template)
+        source = node.read_text(encoding="utf-8")
+        # Shipped templates do not change while a worker runs; no reload check needed.
+        return source, str(node), lambda: True
+
+
+def _as_date(value: object) -> date:
+    if isinstance(value, datetime | date):
+        return value
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
+        except ValueError as err:
+            msg = f"expected an ISO 8601 date, got {value!r}"
+            raise TemplateError(msg) from err
+    msg = f"expected a date, datetime or ISO 8601 string, got {type(value).__name__}"
+    raise TemplateError(msg)
+
+
+def _format_date(lang: str, value: object) -> str:
+    day = _as_date(value)
+    if lang == "de":
+        return f"{day.day}. {_MONTHS['de'][day.month - 1]} {day.year}"
+    return f"{day.day} {_MONTHS['en'][day.month - 1]} {day.year}"
+
+
+def _format_datetime(lang: str, value: object) -> str:
+    moment = _as_date(value)
+    if not isinstance(moment, datetime):
+        return _format_date(lang, moment)
+    zone = moment.strftime("%Z") or "UTC"
+    if lang == "de":
+        return f"{_format_date(lang, moment)}, {moment:%H:%M} Uhr ({zone})"
+    return f"{_format_date(lang, moment)}, {moment:%H:%M} ({zone})"
+
+
+@jinja2.pass_context
+def _date_filter(ctx: jinja2.runtime.Context, value: object) -> str:
+    return _format_date(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
+
+
+@jinja2.pass_context
+def _datetime_filter(ctx: jinja2.runtime.Context, value: object) -> str:
+    return _format_datetime(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
+
+
+def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Environment:
+    # Autoescape is on for the HTML environment; the other renders plain text and subjects,
+    # where HTML entities would corrupt the text.
+    env = jinja2.Environment(
+        loader=loader,
+        autoescape=autoescape,  # noqa: S701
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["date"] = _date_filter
+    env.filters["datetime"] = _datetime_filter
+    return env
+
+
+class MailRenderer:
+    """Renders mail templates from one templates folder (the shipped one by default)."""
+
+    def __init__(self, root: Traversable | Path | None = None) -> None:
+        loader = _TraversableLoader(root if root is not None else templates_root())
+        self._plain = _environment(loader, autoescape=False)
+        self._html = _environment(loader, autoescape=True)
+
+    def exists(self, template_id: str, lang: str = DEFAULT_LANGUAGE) -> bool:
+        """Whether the template file is there (no rendering)."""
+        name = template_filename(template_id, lang)
+        try:
+            self._plain.get_template(name)
+        except jinja2.TemplateNotFound:
+            return False
+        return True
+
+    def render(self, template_id: str, lang: str, context: Mapping[str, Any]) -> RenderedMail:
+        """Render subject, text and HTML; `TemplateError` names template and problem."""
+        name = template_filename(template_id, lang)
+        if "part" in context or "lang" in context:
+            msg = f"{name}: context must not set the reserved variables 'part' or 'lang'"
+            raise TemplateError(msg)
+        parts: dict[str, str] = {}
+        for part in _PARTS:
+            env = self._html if part == "html" else self._plain
+            try:
+                template = env.get_template(name)
+                parts[part] = template.render({**context, "part": part, "lang": lang})
+            except jinja2.TemplateNotFound as err:
+                msg = f"{name}: template not found (missing: {err.name})"
+                raise TemplateError(msg) from err
+            except jinja2.UndefinedError as err:
+                msg = f"{name}: {part} part: {err.message} (pass it in the context)"
+                raise TemplateError(msg) from err
+            except jinja2.TemplateSyntaxError as err:
+                msg = f"{err.filename or name}:{err.lineno}: template syntax error: {err.message}"
+                raise TemplateError(msg) from err
+            except TemplateError as err:
+                msg = f"{name}: {part} part: {err}"
+                raise TemplateError(msg) from err
+        subject = " ".join(parts["subject"].split())
+        if not subject:
+            msg = f"{name}: the subject block rendered empty"
+            raise TemplateError(msg)
+        return RenderedMail(
+            subject=subject, text=parts["text"].strip() + "\n", html=parts["html"].strip() + "\n"
+        )
+
+
+_default_renderer: MailRenderer | None = None
+
+
+def render_mail(template_id: str, lang: str, context: Mapping[str, Any]) -> RenderedMail:
+    """Render a shipped template (see the module docstring for the format)."""
+    # One lazily built renderer per process: templates are immutable package data.
+    global _default_renderer
+    if _default_renderer is None:
+        _default_renderer = MailRenderer()
+    return _default_renderer.render(template_id, lang, context)
