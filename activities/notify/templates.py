@@ -22,7 +22,8 @@ variable raises `TemplateError` naming the template and the variable. Optional v
 tested with ``{% if x is defined %}``.
 
 Every template gets ``lang`` and the filters ``date`` (a `date`, `datetime` or ISO string,
-formatted for the language) and ``datetime``.
+formatted for the language: "4. Mai 2027" / "4 May 2027") and ``datetime`` (an aware datetime
+shown in Berlin time: "20. Januar 2027, 15:05 Uhr").
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from datetime import date, datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal
+from zoneinfo import ZoneInfo
 
 import jinja2
 from pydantic import BaseModel, ConfigDict
@@ -66,6 +68,7 @@ STANDARD_TEMPLATES: Final[tuple[str, ...]] = (
     "commitment_overdue",
 )
 
+_BERLIN: Final = ZoneInfo("Europe/Berlin")
 _TEMPLATE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PARTS: Final = ("subject", "text", "html")
 
@@ -177,10 +180,14 @@ def _format_datetime(lang: str, value: object) -> str:
     moment = _as_date(value)
     if not isinstance(moment, datetime):
         return _format_date(lang, moment)
-    zone = moment.strftime("%Z") or "UTC"
+    if moment.tzinfo is None:
+        msg = f"expected a timezone-aware datetime, got {moment.isoformat()}"
+        raise TemplateError(msg)
+    # Readers are in Germany and deadlines are counted in Berlin time (see definitions.calendar).
+    local = moment.astimezone(_BERLIN)
     if lang == "de":
-        return f"{_format_date(lang, moment)}, {moment:%H:%M} Uhr ({zone})"
-    return f"{_format_date(lang, moment)}, {moment:%H:%M} ({zone})"
+        return f"{_format_date(lang, local)}, {local:%H:%M} Uhr"
+    return f"{_format_date(lang, local)}, {local:%H:%M} (Berlin time)"
 
 
 @jinja2.pass_context
