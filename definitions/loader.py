@@ -1,0 +1,363 @@
+"""Load procedure definitions from YAML, with every problem reported at once and positioned.
+
+API for the engine's `load_definition` activity and the CLI:
+- `load_definition(definition_id, version=None) -> LoadedDefinition`: from the catalogue
+  (`definitions/catalogue/*.yaml`, read through importlib.resources so it works installed);
+  `version=None` takes the newest (versions compare as tuples of integers).
+- `list_definitions() -> list[LoadedDefinition]`: every catalogue definition, by id and version.
+- `load_file(path)` / `load_text(text, source)`: any file, e.g. a municipality's own.
+- `content_hash(definition)`: sha256 of canonical JSON (sorted keys, no whitespace, UTF-8) of
+  `definition.model_dump(mode="json")`; a running procedure pins it.
+All of them raise `DefinitionError` (a ValueError) whose `problems` list everything found:
+YAML syntax, schema (pydantic) and semantic problems (`definitions.validate`), each formatted
+`file:line:col: dotted.path: problem` plus the source line with a caret.
+
+Safety: only `yaml.SafeLoader` (no tags that construct objects, nothing executes); files over
+`MAX_BYTES` are refused before parsing; more than `MAX_ALIASES` aliases (a YAML bomb), nesting
+deeper than `MAX_DEPTH` or more than `MAX_NODES` nodes are refused.
+
+Reading files is I/O: call the loader from an activity or the CLI, never from workflow code
+(the workflow gets the loaded snapshot through the activity's result).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.resources.abc import Traversable
+from pathlib import Path as FsPath
+from typing import Any, Final
+
+import yaml
+from pydantic import ValidationError
+
+from definitions import validate
+from definitions.problems import DefinitionError, Position, Problem, SourceMap
+from definitions.schema import Definition
+
+__all__ = [
+    "MAX_ALIASES",
+    "MAX_BYTES",
+    "MAX_DEPTH",
+    "MAX_NODES",
+    "DefinitionError",
+    "LoadedDefinition",
+    "catalogue_root",
+    "content_hash",
+    "list_definitions",
+    "load_definition",
+    "load_file",
+    "load_text",
+]
+
+MAX_BYTES: Final = 1_000_000
+MAX_ALIASES: Final = 16
+MAX_DEPTH: Final = 40
+MAX_NODES: Final = 100_000
+
+Path = tuple[str | int, ...]
+_UNION_MEMBER_TAGS: Final = frozenset({"int", "str", "bool", "float", "none"})
+_FIELD_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+
+@dataclass(frozen=True)
+class LoadedDefinition:
+    """A validated definition, its content hash, where it came from, and its source map."""
+
+    definition: Definition
+    content_hash: str
+    source: str
+    source_map: SourceMap
+
+
+def content_hash(definition: Definition) -> str:
+    """sha256 of the canonical JSON of the validated model (see the module docstring)."""
+    canonical = json.dumps(
+        definition.model_dump(mode="json"),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def _mark_position(mark: Any) -> Position | None:
+    if mark is None:
+        return None
+    return Position(mark.line + 1, mark.column + 1)
+
+
+def _yaml_problem(source: str, lines: tuple[str, ...], err: yaml.YAMLError) -> Problem:
+    mark = getattr(err, "problem_mark", None) or getattr(err, "context_mark", None)
+    position = _mark_position(mark)
+    problem = getattr(err, "problem", None) or str(err)
+    context = getattr(err, "context", None)
+    message = f"invalid YAML: {context}, {problem}" if context else f"invalid YAML: {problem}"
+    line = lines[position.line - 1] if position and position.line <= len(lines) else None
+    return Problem(source, "", message, position, line)
+
+
+def _prescan(text: str, source: str, lines: tuple[str, ...]) -> list[Problem]:
+    """Refuse YAML bombs and absurd nesting before anything is composed."""
+    aliases = depth = 0
+    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+        if isinstance(event, yaml.AliasEvent):
+            aliases += 1
+            if aliases > MAX_ALIASES:
+                msg = f"more than {MAX_ALIASES} YAML aliases: refused (possible YAML bomb)"
+                return [_at(source, lines, event.start_mark, msg)]
+        elif isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_DEPTH:
+                msg = f"nesting deeper than {MAX_DEPTH} levels: refused"
+                return [_at(source, lines, event.start_mark, msg)]
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+    return []
+
+
+def _at(source: str, lines: tuple[str, ...], mark: Any, message: str) -> Problem:
+    position = _mark_position(mark)
+    line = lines[position.line - 1] if position and position.line <= len(lines) else None
+    return Problem(source, "", message, position, line)
+
+
+class _Walker:
+    """Records the position of every node and finds duplicate keys."""
+
+    def __init__(self, source_map: SourceMap) -> None:
+        self.map = source_map
+        self.nodes = 0
+        self.duplicates: list[tuple[Path, Position]] = []
+
+    def walk(self, node: yaml.Node, path: Path) -> None:
+        self.nodes += 1
+        if self.nodes > MAX_NODES:
+            msg = f"more than {MAX_NODES} YAML nodes"
+            raise _TooBigError(msg)
+        if isinstance(node, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else str(key_node)
+                child = (*path, key)
+                if key in seen:
+                    self.duplicates.append((child, _node_position(key_node)))
+                    continue
+                seen.add(key)
+                self.map.keys[child] = _node_position(key_node)
+                self.map.values[child] = _node_position(value_node)
+                self.walk(value_node, child)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                child = (*path, index)
+                self.map.values[child] = _node_position(item)
+                self.walk(item, child)
+
+
+class _TooBigError(Exception):
+    pass
+
+
+def _node_position(node: yaml.Node) -> Position:
+    return Position(node.start_mark.line + 1, node.start_mark.column + 1)
+
+
+def _parse(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """YAML text to plain data and its source map; problems instead of exceptions."""
+    lines = tuple(text.splitlines())
+    size = len(text.encode("utf-8"))
+    if size > MAX_BYTES:
+        msg = f"file is {size} bytes, more than the limit of {MAX_BYTES}: refused"
+        return None, SourceMap(source=source), [Problem(source, "", msg)]
+    try:
+        problems = _prescan(text, source, lines)
+        if problems:
+            return None, SourceMap(source=source, lines=lines), problems
+        loader = yaml.SafeLoader(text)
+        try:
+            node = loader.get_single_node()
+            data = loader.construct_document(node) if node is not None else None
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as err:
+        return None, SourceMap(source=source, lines=lines), [_yaml_problem(source, lines, err)]
+    source_map = SourceMap(source=source, data=data, lines=lines)
+    if node is not None:
+        source_map.values[()] = _node_position(node)
+        walker = _Walker(source_map)
+        try:
+            walker.walk(node, ())
+        except _TooBigError as err:
+            return None, source_map, [Problem(source, "", f"{err}: refused")]
+        problems = [
+            Problem(
+                source,
+                source_map.dotted(path),
+                "duplicate key",
+                pos,
+                source_map.line_text(pos.line),
+            )
+            for path, pos in walker.duplicates
+        ]
+        return data, source_map, problems
+    return data, source_map, []
+
+
+def _schema_path(loc: tuple[str | int, ...], data: Any) -> Path:
+    """Map a pydantic error location to a path in the YAML data.
+
+    Pydantic inserts discriminator tags (`hearing`) and union member names (`int`,
+    `function-after[...]`) into `loc`; those are not in the file and are dropped.
+    """
+    path: list[str | int] = []
+    node = data
+    for item in loc:
+        in_list = isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
+        if in_list or (isinstance(node, dict) and item in node):
+            node = node[item]
+        elif isinstance(item, str) and (
+            not _FIELD_NAME.match(item)
+            or item in _UNION_MEMBER_TAGS
+            or (isinstance(node, dict) and item in (node.get("type"), node.get("kind")))
+        ):
+            continue
+        else:
+            node = None
+        path.append(item)
+    return tuple(path)
+
+
+def _schema_message(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required field is missing"
+    if kind == "extra_forbidden":
+        return "unknown field (not part of the definition format)"
+    if kind == "union_tag_invalid":
+        ctx = err["ctx"]
+        return f"expected one of {ctx['expected_tags']}, got {json.dumps(ctx['tag'])}"
+    message: str = err["msg"]
+    message = message.removeprefix("Value error, ")
+    given = err.get("input")
+    if kind != "value_error" and (isinstance(given, str | int | float | bool) or given is None):
+        message += f", got {json.dumps(given, ensure_ascii=False, default=str)}"
+    return message
+
+
+def _schema_problems(exc: ValidationError, source_map: SourceMap) -> list[Problem]:
+    by_path: dict[Path, list[str]] = {}
+    for err in exc.errors(include_url=False):
+        path = _schema_path(tuple(err["loc"]), source_map.data)
+        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            path = (*path, str(err["ctx"]["discriminator"]).strip("'"))
+        messages = by_path.setdefault(path, [])
+        message = _schema_message(err)
+        if message not in messages:
+            messages.append(message)
+    return [source_map.problem(path, "; or ".join(msgs)) for path, msgs in by_path.items()]
+
+
+def load_text(
+    text: str, source: str = "<definition>", *, semantic: bool = True
+) -> LoadedDefinition:
+    """Parse, validate (schema, then semantics) and hash a definition; DefinitionError else."""
+    data, source_map, problems = _parse(text, source)
+    if problems:
+        raise DefinitionError(problems)
+    if not isinstance(data, dict):
+        msg = f"expected a mapping (id, version, title, phases, ...), got {type(data).__name__}"
+        raise DefinitionError([source_map.problem((), msg)])
+    try:
+        definition = Definition.model_validate(data)
+    except ValidationError as exc:
+        raise DefinitionError(_schema_problems(exc, source_map)) from None
+    if semantic:
+        problems = validate.check(definition, source_map)
+        if problems:
+            raise DefinitionError(problems)
+    return LoadedDefinition(definition, content_hash(definition), source, source_map)
+
+
+def _read(resource: Traversable | FsPath, source: str) -> str:
+    with resource.open("rb") as handle:
+        raw = handle.read(MAX_BYTES + 1)
+    if len(raw) > MAX_BYTES:
+        msg = f"file is larger than the limit of {MAX_BYTES} bytes: refused"
+        raise DefinitionError([Problem(source, "", msg)])
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        msg = f"not UTF-8 text ({err.reason} at byte {err.start})"
+        raise DefinitionError([Problem(source, "", msg)]) from None
+
+
+def load_file(path: str | FsPath, *, semantic: bool = True) -> LoadedDefinition:
+    """Load a definition from a file on disk."""
+    source = str(path)
+    try:
+        text = _read(FsPath(path), source)
+    except OSError as err:
+        msg = f"cannot read file: {err.strerror or err}"
+        raise DefinitionError([Problem(source, "", msg)]) from None
+    return load_text(text, source, semantic=semantic)
+
+
+def catalogue_root() -> Traversable:
+    """The packaged catalogue folder (works from a source tree and when installed)."""
+    return importlib.resources.files("definitions").joinpath("catalogue")
+
+
+def _catalogue_files(definition_id: str | None = None) -> Iterator[tuple[Traversable, str]]:
+    """Catalogue files, all or only those named `<id>.yaml` / `<id>@<version>.yaml`."""
+    for entry in sorted(catalogue_root().iterdir(), key=lambda e: e.name):
+        stem = entry.name.removesuffix(".yaml")
+        if not entry.is_file() or stem == entry.name:
+            continue
+        if definition_id is None or stem.split("@", 1)[0] == definition_id:
+            yield entry, f"definitions/catalogue/{entry.name}"
+
+
+def _load_catalogue_entry(entry: Traversable, source: str) -> LoadedDefinition:
+    loaded = load_text(_read(entry, source), source)
+    stem = entry.name.removesuffix(".yaml")
+    expected = {loaded.definition.id, f"{loaded.definition.id}@{loaded.definition.version}"}
+    if stem not in expected:
+        msg = f"file name must be {loaded.definition.id}.yaml or id@version.yaml, got {entry.name}"
+        raise DefinitionError([loaded.source_map.problem(("id",), msg)])
+    return loaded
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def list_definitions() -> list[LoadedDefinition]:
+    """Every catalogue definition, sorted by id and version; DefinitionError names bad files."""
+    loaded: list[LoadedDefinition] = []
+    problems: list[Problem] = []
+    for entry, source in _catalogue_files():
+        try:
+            loaded.append(_load_catalogue_entry(entry, source))
+        except DefinitionError as err:
+            problems.extend(err.problems)
+    if problems:
+        raise DefinitionError(problems)
+    return sorted(loaded, key=lambda d: (d.definition.id, _version_key(d.definition.version)))
+
+
+def load_definition(definition_id: str, version: str | None = None) -> LoadedDefinition:
+    """A catalogue definition by id and version (newest if None); LookupError if absent."""
+    candidates = [
+        d
+        for d in (_load_catalogue_entry(e, src) for e, src in _catalogue_files(definition_id))
+        if version is None or d.definition.version == version
+    ]
+    if not candidates:
+        wanted = definition_id if version is None else f"{definition_id} version {version}"
+        msg = f"no definition {wanted} in the catalogue"
+        raise LookupError(msg)
+    return max(candidates, key=lambda d: _version_key(d.definition.version))
