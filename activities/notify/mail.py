@@ -189,7 +189,6 @@ def build_message(
     message["Subject"] = mail.subject
     message["Message-ID"] = f"<{message_id}>"
     message["Date"] = format_datetime(now or datetime.now(UTC))
-    message["Content-Language"] = mail.lang
     # RFC 3834: tells vacation responders not to answer an automatic notification.
     message["Auto-Submitted"] = "auto-generated"
     for name, content in mail.headers.items():
@@ -197,6 +196,8 @@ def build_message(
     message.set_content(mail.text, charset="utf-8")
     if mail.html is not None:
         message.add_alternative(mail.html, subtype="html", charset="utf-8")
+    # After set_content, which clears every Content-* header (RFC 3282: language of the text).
+    message["Content-Language"] = mail.lang
     return message
 
 
@@ -241,19 +242,24 @@ class MailSender:
             raise DeliveryError(msg, retryable=False, channel="mail", status=err.code) from err
         except aiosmtplib.SMTPResponseException as err:
             raise _classified(f"{type(err).__name__}: {err.code} {err.message}", err.code) from err
-        except aiosmtplib.SMTPNotSupported as err:
-            msg = f"SMTP server does not support what the settings require: {err}"
-            raise DeliveryError(msg, retryable=False, channel="mail") from err
         except ssl.SSLCertVerificationError as err:
             msg = (
                 f"TLS certificate of {settings.host} not trusted ({err.verify_message}); "
                 "set ca_file or fix the server certificate"
             )
             raise DeliveryError(msg, retryable=False, channel="mail") from err
-        except (aiosmtplib.SMTPException, OSError) as err:
-            # Connection refused or dropped, timeouts: the server may be back soon.
+        except OSError as err:
+            # Connection refused or dropped, timeouts (aiosmtplib's are OSErrors too): the
+            # server may be back soon.
             msg = f"SMTP server {settings.host}:{settings.port} unavailable: {err}"
             raise DeliveryError(redact(msg), retryable=True, channel="mail") from err
+        except aiosmtplib.SMTPException as err:
+            # Neither a reply code nor a network failure: the server lacks something the
+            # settings require (STARTTLS, AUTH, SMTPUTF8). Retrying cannot fix configuration.
+            msg = (
+                f"SMTP server {settings.host}:{settings.port} does not support the settings: {err}"
+            )
+            raise DeliveryError(redact(msg), retryable=False, channel="mail") from err
 
 
 def _classified(detail: str, code: int | None) -> DeliveryError:

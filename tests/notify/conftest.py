@@ -1,0 +1,150 @@
+"""Fixtures for notification tests: a real SMTP server (aiosmtpd) and a self-signed certificate.
+
+The SMTP server runs in aiosmtpd's own thread and event loop, exactly as a separate mail
+server would; handlers record what arrived or answer with a configured SMTP reply.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import email
+import email.policy
+import ipaddress
+import ssl
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+from tests.helpers import free_port
+
+
+@dataclass
+class Received:
+    """One message as the SMTP server saw it."""
+
+    mail_from: str
+    rcpt_tos: list[str]
+    message: EmailMessage
+    tls: bool
+    login: str | None
+
+
+@dataclass
+class RecordingHandler:
+    """Accepts everything and keeps it; optional fixed replies to RCPT or DATA."""
+
+    rcpt_reply: str | None = None
+    data_reply: str | None = None
+    received: list[Received] = field(default_factory=list)
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+    ) -> str:
+        if self.rcpt_reply is not None:
+            return self.rcpt_reply.format(address=address)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        auth = session.auth_data
+        login = auth.login.decode() if session.authenticated and auth is not None else None
+        self.received.append(
+            Received(
+                mail_from=envelope.mail_from,
+                rcpt_tos=list(envelope.rcpt_tos),
+                message=message,
+                # session.ssl is set by STARTTLS; implicit TLS shows on the transport.
+                tls=session.ssl is not None
+                or server.transport.get_extra_info("ssl_object") is not None,
+                login=login,
+            )
+        )
+        return "250 Message accepted for delivery"
+
+
+@dataclass
+class SmtpServer:
+    handler: RecordingHandler
+    port: int
+
+
+StartSmtp = Callable[..., SmtpServer]
+
+
+@pytest.fixture
+def start_smtp() -> Iterator[StartSmtp]:
+    """Start aiosmtpd servers on free ports (keyword args go to `Controller`); stop them after."""
+    controllers: list[Controller] = []
+
+    def start(handler: RecordingHandler | None = None, **kwargs: Any) -> SmtpServer:
+        handler = handler or RecordingHandler()
+        port = free_port()
+        controller = Controller(handler, hostname="127.0.0.1", port=port, **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return SmtpServer(handler=handler, port=port)
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+@dataclass(frozen=True)
+class Certificate:
+    cert_file: Path
+    key_file: Path
+
+    def server_context(self) -> ssl.SSLContext:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(self.cert_file, self.key_file)
+        return context
+
+
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
+    """A self-signed certificate for 127.0.0.1 and localhost, made for this test session."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "civicflow test SMTP")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    folder = tmp_path_factory.mktemp("tls")
+    cert_file = folder / "cert.pem"
+    key_file = folder / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return Certificate(cert_file=cert_file, key_file=key_file)
