@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from worker.commands.dev import dev
 from worker.commands.migrate import migrate
+from worker.commands.worker import worker
 
 __all__ = ["app", "main"]
 
@@ -22,7 +24,9 @@ def _root() -> None:
     """Durable dialogue and decision procedures for municipalities, on Temporal."""
 
 
+app.command("dev")(dev)
 app.command("migrate")(migrate)
+app.command("worker")(worker)
 
 
 def main() -> None:

@@ -1,0 +1,157 @@
+"""`civicflow dev`: bring the whole stack up in the right order and down in the reverse one.
+
+Up: check ports, start the Temporal dev server (state in `<state_dir>/temporal.db`), start or
+reuse PostgreSQL, wait for Temporal, migrate, start the worker, start the demo workflow, print
+where everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool, stop the
+Temporal server and wait for it, stop embedded PostgreSQL. State survives for the next run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shlex
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import structlog
+from temporalio.client import Client
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from worker.binaries import temporal_cli
+from worker.config import load_settings
+from worker.devstack.ports import check_ports_free
+from worker.devstack.postgres import start_embedded_postgres
+from worker.devstack.temporal_server import TemporalDevServer
+from worker.run import run_until_stopped, worker_services
+from workflows.skeleton import SkeletonInput, SkeletonWorkflow
+from workflows.visibility import ALL_SEARCH_ATTRIBUTES
+
+__all__ = ["DEMO_WORKFLOW_ID", "DevOptions", "run_dev", "start_demo"]
+
+log = structlog.get_logger("civicflow.dev")
+
+DEMO_WORKFLOW_ID = "civicflow-demo-skeleton"
+
+
+@dataclass(frozen=True)
+class DevOptions:
+    """Where the dev stack keeps its state and which ports it binds (all on `host`)."""
+
+    state_dir: Path = Path(".civicflow")
+    host: str = "127.0.0.1"
+    grpc_port: int = 7233
+    ui_port: int = 8233
+    http_port: int = 7243
+    metrics_port: int = 9464
+    database_url: str | None = field(
+        default_factory=lambda: os.environ.get("CIVICFLOW_DATABASE_URL") or None
+    )
+
+
+async def start_demo(client: Client, task_queue: str) -> bool:
+    """Start the demo workflow once per state dir; False if it already exists (any state)."""
+    try:
+        await client.start_workflow(
+            SkeletonWorkflow.run,
+            SkeletonInput(message="hello from civicflow dev"),
+            id=DEMO_WORKFLOW_ID,
+            task_queue=task_queue,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        )
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+def _shown(path: Path) -> str:
+    """`path` relative to the working directory when inside it: shorter to copy."""
+    with contextlib.suppress(ValueError):
+        return str(path.relative_to(Path.cwd()))
+    return str(path)
+
+
+def banner(
+    server: TemporalDevServer, metrics_url: str | None, database: str, task_queue: str
+) -> str:
+    """What a newcomer needs after `make dev`: where things are and one command to try."""
+    cli = shlex.quote(_shown(server.binary))
+    address = server.address
+    start = (
+        f"{cli} workflow start --address {address} --task-queue {task_queue} "
+        f'--type Skeleton --workflow-id hello-1 --input \'{{"message": "hello"}}\''
+    )
+    return "\n".join(
+        [
+            "",
+            "civicflow dev is up.",
+            f"  Temporal Web UI  {server.ui_url}",
+            f"  Temporal gRPC    {address}   HTTP API http://{server.host}:{server.http_port}",
+            f"  Metrics          {metrics_url or '(disabled)'}",
+            f"  PostgreSQL       {database}",
+            f"  State            {_shown(server.db_file.parent)}/ (kept between runs)",
+            "",
+            "Start a workflow:",
+            f"  {start}",
+            "Then look at it:",
+            f"  {cli} workflow list --address {address}",
+            f"  {cli} workflow result --address {address} --workflow-id hello-1",
+            "",
+            "Ctrl-C stops everything.",
+            "",
+        ]
+    )
+
+
+async def run_dev(
+    options: DevOptions, stop: asyncio.Event, out: Callable[[str], None] = print
+) -> None:
+    """Run the stack until `stop` is set; always stop what was started."""
+    check_ports_free(
+        options.host,
+        {
+            "Temporal gRPC": (options.grpc_port, "--grpc-port"),
+            "Temporal Web UI": (options.ui_port, "--ui-port"),
+            "Temporal HTTP API": (options.http_port, "--http-port"),
+            "metrics": (options.metrics_port, "--metrics-port"),
+        },
+    )
+    state_dir = options.state_dir.resolve()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    server = TemporalDevServer(
+        binary=temporal_cli(),
+        db_file=state_dir / "temporal.db",
+        log_file=state_dir / "temporal.log",
+        host=options.host,
+        grpc_port=options.grpc_port,
+        ui_port=options.ui_port,
+        http_port=options.http_port,
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+    )
+    async with contextlib.AsyncExitStack() as stack:
+        server.start()
+        stack.push_async_callback(server.stop)
+        log.info("temporal dev server starting", pid=server.pid, address=server.address)
+        if options.database_url:
+            database_url, database = options.database_url, "from CIVICFLOW_DATABASE_URL"
+        else:
+            pg_dir = state_dir / "pgdata"
+            database_url, stop_postgres = await asyncio.to_thread(start_embedded_postgres, pg_dir)
+            stack.callback(stop_postgres)
+            database = f"embedded (pgserver), data in {_shown(pg_dir)}"
+        settings = load_settings(
+            temporal_address=server.address,
+            database_url=database_url,
+            metrics_host=options.host,
+            metrics_port=options.metrics_port,
+        )
+        await server.wait_ready()
+        async with worker_services(settings, migrate=True) as services:
+            started = await start_demo(services.client, settings.task_queue)
+            log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
+            out(banner(server, services.metrics_url, database, settings.task_queue))
+            await run_until_stopped(services.worker, stop)
+        log.info("stopping temporal dev server", pid=server.pid)

@@ -1,0 +1,233 @@
+"""The worker process: connect, check, poll, and on a stop request drain and exit cleanly.
+
+`civicflow worker` and `civicflow dev` both run a worker through `worker_services` +
+`run_until_stopped`, so the dev stack exercises exactly the production start-up path.
+
+Start-up order is chosen to fail fast and cheaply: bind the metrics port, connect to Temporal,
+open the database pool, check (or, with `migrate=True`, apply) migrations, then poll. Any
+failure there raises one of `STARTUP_ERRORS` with a one-line message naming what is wrong.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Interceptor, Worker
+
+from activities.storage.migrate import MigrationError, apply_migrations, available_migrations
+from activities.storage.pool import DatabaseUnavailableError, create_pool, redact_url
+from worker import registry
+from worker.client import TemporalUnavailableError, connect
+from worker.config import ConfigError, Settings
+from worker.prometheus import MetricsEndpoint, PortInUseError, create_runtime, loopback_free_port
+from worker.telemetry import Metrics, TelemetryInterceptor
+
+__all__ = [
+    "STARTUP_ERRORS",
+    "StartupError",
+    "WorkerServices",
+    "build_worker",
+    "install_stop_handlers",
+    "run_until_stopped",
+    "serve",
+    "worker_services",
+]
+
+log = structlog.get_logger("civicflow.worker")
+
+
+class StartupError(RuntimeError):
+    """The worker cannot start (or stopped on its own); the message says why, in one line."""
+
+
+STARTUP_ERRORS: tuple[type[Exception], ...] = (
+    ConfigError,
+    DatabaseUnavailableError,
+    MigrationError,
+    PortInUseError,
+    StartupError,
+    TemporalUnavailableError,
+)
+
+
+@dataclass(frozen=True)
+class WorkerServices:
+    """Everything a running worker holds; closed by `worker_services` on exit."""
+
+    settings: Settings
+    client: Client
+    pool: asyncpg.Pool
+    metrics: Metrics
+    worker: Worker
+    metrics_url: str | None
+
+
+def build_worker(
+    client: Client,
+    settings: Settings,
+    *,
+    workflows: Sequence[type],
+    activities: Sequence[Callable[..., Any]],
+    interceptors: Sequence[Interceptor] = (),
+) -> Worker:
+    """A worker on the configured task queue that drains activities for the grace period."""
+    return Worker(
+        client,
+        task_queue=settings.task_queue,
+        workflows=list(workflows),
+        activities=list(activities),
+        interceptors=list(interceptors),
+        max_concurrent_activities=settings.max_concurrent_activities,
+        graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
+    )
+
+
+async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
+    """Poll until `stop` is set, then stop polling and let running activities finish.
+
+    Activities still running when the grace period ends are cancelled by the SDK. If the
+    worker ends on its own (a fatal error such as an unknown namespace), that is raised as a
+    `StartupError`.
+    """
+    running = asyncio.create_task(worker.run(), name="civicflow-worker")
+    stopping = asyncio.create_task(stop.wait(), name="civicflow-stop")
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        running.cancel()
+        raise
+    finally:
+        stopping.cancel()
+    if running.done():
+        try:
+            running.result()
+        except Exception as err:
+            reason = " ".join(str(err).split()) or type(err).__name__
+            msg = f"worker stopped: {reason}"
+            raise StartupError(msg) from err
+        msg = "worker stopped without being asked to"
+        raise StartupError(msg)
+    log.info("shutdown requested; draining running activities", grace_seconds=_grace(worker))
+    await worker.shutdown()
+    await running
+    log.info("worker stopped")
+
+
+def _grace(worker: Worker) -> float:
+    config = worker.config()
+    grace = config.get("graceful_shutdown_timeout", timedelta())
+    return grace.total_seconds()
+
+
+async def _check_migrated(conn: asyncpg.Connection, settings: Settings) -> None:
+    """Refuse to poll against a schema that lacks migrations: fail now, not per activity."""
+    try:
+        rows = await conn.fetch("SELECT version FROM schema_migrations")
+    except asyncpg.UndefinedTableError:
+        rows = []
+    done = {row["version"] for row in rows}
+    missing = [f"{m.version:04d}_{m.name}" for m in available_migrations() if m.version not in done]
+    if missing:
+        msg = (
+            f"database schema {settings.database_schema!r} lacks migrations "
+            f"{', '.join(missing)}: run `civicflow migrate` or start the worker with --migrate"
+        )
+        raise StartupError(msg)
+
+
+@contextlib.asynccontextmanager
+async def worker_services(
+    settings: Settings, *, migrate: bool = False
+) -> AsyncIterator[WorkerServices]:
+    """Start metrics, client, pool and worker (not yet polling); close them on exit."""
+    metrics = Metrics()
+    endpoint: MetricsEndpoint | None = None
+    sdk_port: int | None = None
+    if settings.metrics_port:
+        sdk_port = loopback_free_port()
+        endpoint = MetricsEndpoint(
+            metrics.registry,
+            settings.metrics_host,
+            settings.metrics_port,
+            sdk_url=f"http://127.0.0.1:{sdk_port}/metrics",
+        )
+    try:
+        try:
+            runtime = create_runtime(sdk_port)
+        except Exception as err:  # Core reports a failed bind as a plain exception
+            msg = f"cannot start the Temporal SDK metrics exporter on 127.0.0.1:{sdk_port}: {err}"
+            raise StartupError(msg) from err
+        if endpoint is not None:
+            endpoint.start()
+        client = await connect(settings, runtime=runtime)
+        pool = await create_pool(
+            settings.database_url,
+            schema=settings.database_schema,
+            max_size=settings.database_pool_size,
+            create_schema=migrate,
+        )
+        try:
+            async with pool.acquire() as conn:
+                if migrate:
+                    applied = await apply_migrations(conn)
+                    log.info("migrations applied", applied=[m.version for m in applied])
+                await _check_migrated(conn, settings)
+            deps = registry.ActivityDeps(pool=pool, metrics=metrics, settings=settings)
+            worker = build_worker(
+                client,
+                settings,
+                workflows=registry.WORKFLOWS,
+                activities=registry.build_activities(deps),
+                interceptors=[TelemetryInterceptor(metrics)],
+            )
+            metrics_url = None
+            if endpoint is not None:
+                host = "127.0.0.1" if settings.metrics_host == "0.0.0.0" else settings.metrics_host
+                metrics_url = f"http://{host}:{endpoint.port}/metrics"
+            yield WorkerServices(settings, client, pool, metrics, worker, metrics_url)
+        finally:
+            await pool.close()
+    finally:
+        if endpoint is not None:
+            endpoint.stop()
+
+
+async def serve(settings: Settings, stop: asyncio.Event, *, migrate: bool = False) -> None:
+    """The whole `civicflow worker` process after configuration: start, poll, drain, close."""
+    async with worker_services(settings, migrate=migrate) as services:
+        log.info(
+            "worker started",
+            temporal_address=settings.temporal_address,
+            namespace=settings.temporal_namespace,
+            task_queue=settings.task_queue,
+            database=redact_url(settings.database_url),
+            database_schema=settings.database_schema,
+            metrics_url=services.metrics_url,
+        )
+        await run_until_stopped(services.worker, stop)
+
+
+def install_stop_handlers(stop: asyncio.Event) -> None:
+    """SIGINT/SIGTERM set `stop` (graceful); a second signal cancels the main task (forced)."""
+    loop = asyncio.get_running_loop()
+    main = asyncio.current_task()
+
+    def handle(signum: int) -> None:
+        if not stop.is_set():
+            log.info("stop signal received", signal=signal.Signals(signum).name)
+            stop.set()
+        elif main is not None:
+            log.warning("second stop signal: not waiting any longer")
+            main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, handle, signum)
