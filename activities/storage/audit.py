@@ -1,0 +1,238 @@
+"""The hash-chained audit log: append (serialised per procedure) and verify.
+
+Each event's canonical payload holds everything that identifies it (procedure, seq, event id,
+type, time, data); its hash is sha256(prev_hash || payload). Appends lock the procedure's row in
+`audit_heads`, so concurrent writers (two activities of the same procedure on two workers) take
+turns, and a retried append with the same event id returns the row that is already there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import asyncpg
+
+from activities.storage.canonical import GENESIS_HASH, canonical_json, chain_hash
+
+__all__ = [
+    "AppendedEvent",
+    "BrokenLink",
+    "ChainReport",
+    "NewEvent",
+    "append_events",
+    "event_payload",
+    "lock_head",
+    "verify_chain",
+]
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    """An event to append; `event_id` is its idempotency key within the procedure."""
+
+    event_id: str
+    event_type: str
+    occurred_at: datetime
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AppendedEvent:
+    event_id: str
+    event_type: str
+    seq: int
+    hash: str
+    created: bool
+    """False when the event was already in the log (a retried append)."""
+
+
+def _timestamp(value: datetime) -> str:
+    if value.tzinfo is None:
+        msg = f"occurred_at: expected a timezone-aware datetime, got naive {value.isoformat()}"
+        raise ValueError(msg)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def event_payload(procedure_id: str, seq: int, event: NewEvent) -> str:
+    """The canonical text that is hashed and stored for `event` at position `seq`."""
+    return canonical_json(
+        {
+            "procedure_id": procedure_id,
+            "seq": seq,
+            "event_id": event.event_id,
+            "type": event.event_type,
+            "occurred_at": _timestamp(event.occurred_at),
+            "data": dict(event.data),
+        }
+    )
+
+
+async def lock_head(conn: asyncpg.Connection, procedure_id: str) -> tuple[int, str]:
+    """Lock the procedure's chain head until the transaction ends; return (seq, hash).
+
+    Every writer of a procedure's events (and of its statements) takes this lock first, so
+    appends are serialised per procedure while different procedures never wait on each other.
+    """
+    await conn.execute(
+        "INSERT INTO audit_heads (procedure_id) VALUES ($1) ON CONFLICT DO NOTHING", procedure_id
+    )
+    head = await conn.fetchrow(
+        "SELECT last_seq, last_hash FROM audit_heads WHERE procedure_id = $1 FOR UPDATE",
+        procedure_id,
+    )
+    assert head is not None  # inserted above or by a concurrent writer
+    return int(head["last_seq"]), str(head["last_hash"])
+
+
+async def append_events(
+    conn: asyncpg.Connection, procedure_id: str, events: Sequence[NewEvent]
+) -> list[AppendedEvent]:
+    """Append `events` to the procedure's chain; must run inside the caller's transaction.
+
+    Events whose id is already in the log are not appended again; their stored seq and hash are
+    returned with `created=False`. The result is in input order.
+    """
+    if not conn.is_in_transaction():
+        msg = "append_events: expected to run inside a transaction (the chain head is locked)"
+        raise RuntimeError(msg)
+    if not events:
+        return []
+    head_seq, head_hash = await lock_head(conn, procedure_id)
+    ids = [event.event_id for event in events]
+    stored = {
+        row["event_id"]: AppendedEvent(
+            row["event_id"], row["event_type"], row["seq"], row["hash"], created=False
+        )
+        for row in await conn.fetch(
+            "SELECT event_id, event_type, seq, hash FROM events "
+            "WHERE procedure_id = $1 AND event_id = ANY($2::text[])",
+            procedure_id,
+            ids,
+        )
+    }
+    seq, prev = head_seq, head_hash
+    rows: list[tuple[Any, ...]] = []
+    for event in events:
+        if event.event_id in stored:
+            continue
+        seq += 1
+        payload = event_payload(procedure_id, seq, event)
+        digest = chain_hash(prev, payload)
+        ident = (procedure_id, seq, event.event_id, event.event_type, event.occurred_at)
+        rows.append((*ident, payload, prev, digest))
+        stored[event.event_id] = AppendedEvent(
+            event.event_id, event.event_type, seq, digest, created=True
+        )
+        prev = digest
+    if rows:
+        await conn.copy_records_to_table(
+            "events",
+            records=rows,
+            columns=[
+                "procedure_id",
+                "seq",
+                "event_id",
+                "event_type",
+                "occurred_at",
+                "payload",
+                "prev_hash",
+                "hash",
+            ],
+        )
+        await conn.execute(
+            "UPDATE audit_heads SET last_seq = $2, last_hash = $3 WHERE procedure_id = $1",
+            procedure_id,
+            seq,
+            prev,
+        )
+    return [stored[event_id] for event_id in ids]
+
+
+@dataclass(frozen=True)
+class BrokenLink:
+    """The first row at which the chain does not hold, and why."""
+
+    seq: int
+    event_id: str | None
+    reason: str
+
+    def describe(self) -> str:
+        where = f"seq {self.seq}" + (f" (event_id {self.event_id})" if self.event_id else "")
+        return f"{where}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    procedure_id: str
+    events_checked: int
+    last_hash: str
+    broken: BrokenLink | None
+
+    @property
+    def ok(self) -> bool:
+        return self.broken is None
+
+
+def _check_row(row: asyncpg.Record, procedure_id: str, seq: int, prev: str) -> str | None:
+    """Why `row` does not continue the chain at `seq` after `prev`, or None if it does."""
+    if row["seq"] != seq:
+        return f"expected seq {seq}, found seq {row['seq']} (a row is missing)"
+    if row["prev_hash"] != prev:
+        return f"prev_hash {row['prev_hash']} does not match the previous row's hash {prev}"
+    payload: str = row["payload"]
+    try:
+        parsed = json.loads(payload)
+    except ValueError:
+        return "payload is not valid JSON"
+    if not isinstance(parsed, dict) or canonical_json(parsed) != payload:
+        return "payload is not in canonical form (it was rewritten)"
+    expected = {
+        "procedure_id": procedure_id,
+        "seq": seq,
+        "event_id": row["event_id"],
+        "type": row["event_type"],
+        "occurred_at": _timestamp(row["occurred_at"]),
+    }
+    for key, value in expected.items():
+        if parsed.get(key) != value:
+            return f"column {key} = {value!r} differs from the hashed payload's {parsed.get(key)!r}"
+    if chain_hash(prev, payload) != row["hash"]:
+        return "hash does not match sha256(prev_hash || payload): the payload was altered"
+    return None
+
+
+async def verify_chain(pool: asyncpg.Pool, procedure_id: str) -> ChainReport:
+    """Recompute the procedure's chain from the first event; report the first broken row."""
+    async with pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        head = await conn.fetchrow(
+            "SELECT last_seq, last_hash FROM audit_heads WHERE procedure_id = $1", procedure_id
+        )
+        seq, prev, checked = 0, GENESIS_HASH, 0
+        cursor = conn.cursor(
+            "SELECT seq, event_id, event_type, occurred_at, payload, prev_hash, hash "
+            "FROM events WHERE procedure_id = $1 ORDER BY seq",
+            procedure_id,
+            prefetch=1000,
+        )
+        async for row in cursor:
+            seq += 1
+            reason = _check_row(row, procedure_id, seq, prev)
+            if reason is not None:
+                broken = BrokenLink(row["seq"], row["event_id"], reason)
+                return ChainReport(procedure_id, checked, prev, broken)
+            prev = row["hash"]
+            checked += 1
+    head_seq = 0 if head is None else head["last_seq"]
+    head_hash = GENESIS_HASH if head is None else head["last_hash"]
+    if head_seq != seq or head_hash != prev:
+        reason = (
+            f"the chain head records seq {head_seq} with hash {head_hash}, but the log ends at "
+            f"seq {seq} with hash {prev} (rows were deleted or the head was altered)"
+        )
+        first_unmatched = min(head_seq, seq) + 1
+        return ChainReport(procedure_id, checked, prev, BrokenLink(first_unmatched, None, reason))
+    return ChainReport(procedure_id, checked, prev, None)

@@ -1,0 +1,75 @@
+"""Canonical JSON and the hashes built on it.
+
+The audit chain hashes bytes, so the same event must always serialise to the same bytes:
+sorted keys, no insignificant whitespace, UTF-8, no NaN or infinity. Floats are written in
+Python's shortest round-trip form; `verify` re-reads and re-writes them with the same rules, so
+the check is exact. (A verifier in another language must format floats the same way; payloads
+that want to be portable use integers and strings.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from datetime import UTC, date, datetime
+from typing import Any
+
+__all__ = [
+    "GENESIS_HASH",
+    "CanonicalError",
+    "canonical_json",
+    "chain_hash",
+    "record_digest",
+    "salted_digest",
+]
+
+GENESIS_HASH = "0" * 64
+"""`prev_hash` of the first event of every procedure."""
+
+
+class CanonicalError(ValueError):
+    """A value cannot be written canonically (NaN, an object that is not JSON, ...)."""
+
+
+def canonical_json(value: Any) -> str:
+    """`value` as canonical JSON text (sorted keys, compact separators, UTF-8)."""
+    try:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
+    except (TypeError, ValueError) as err:
+        msg = f"payload: expected finite JSON values (dict, list, str, number, bool, null): {err}"
+        raise CanonicalError(msg) from err
+
+
+def chain_hash(prev_hash: str, canonical_payload: str) -> str:
+    """sha256(prev_hash || canonical payload) as hex: one link of the audit chain."""
+    return hashlib.sha256(prev_hash.encode("ascii") + canonical_payload.encode("utf-8")).hexdigest()
+
+
+def salted_digest(salt: bytes, value: str) -> str:
+    """HMAC-SHA256 of `value` under `salt`: a pseudonym that dies with the salt on erasure."""
+    return hmac.new(salt, value.encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            msg = f"expected a timezone-aware datetime, got naive {value.isoformat()}"
+            raise CanonicalError(msg)
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, tuple):
+        return list(value)
+    return value
+
+
+def record_digest(*values: object) -> str:
+    """sha256 over a record's stored fields, in a fixed order: its fingerprint in the chain.
+
+    The same function runs on the record when it is written and on the row when it is
+    verified, so datetimes are normalised to UTC and dates to ISO text first.
+    """
+    return hashlib.sha256(canonical_json([_plain(value) for value in values]).encode()).hexdigest()
