@@ -6,12 +6,14 @@ server would; handlers record what arrived or answer with a configured SMTP repl
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import email
 import email.policy
 import ipaddress
 import ssl
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
@@ -148,3 +150,93 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> Certificate:
         )
     )
     return Certificate(cert_file=cert_file, key_file=key_file)
+
+
+@dataclass
+class HttpRequest:
+    """One request as the receiver saw it (header names lower-cased)."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Reply:
+    """What the receiver answers; `hang=True` never answers (until the test ends)."""
+
+    status: int = 204
+    headers: dict[str, str] = field(default_factory=dict)
+    hang: bool = False
+
+
+_REASONS = {200: "OK", 204: "No Content", 302: "Found", 400: "Bad Request"}
+
+
+@dataclass
+class HttpReceiver:
+    """A minimal HTTP/1.1 server on 127.0.0.1: records requests, answers from `replies`.
+
+    Replies are used in order; the last one repeats. Each connection serves one request and
+    closes, which is all a webhook sender needs.
+    """
+
+    replies: list[Reply] = field(default_factory=lambda: [Reply()])
+    requests: list[HttpRequest] = field(default_factory=list)
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/civicflow?token=url-secret"
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            request_line, *header_lines = head.decode("latin-1").split("\r\n")
+            method, path, _ = request_line.split(" ", 2)
+            headers: dict[str, str] = {}
+            for line in header_lines:
+                if line:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.requests.append(HttpRequest(method, path, headers, body))
+            reply = self.replies[min(len(self.requests), len(self.replies)) - 1]
+            if reply.hang:
+                await self._release.wait()
+                return
+            reason = _REASONS.get(reply.status, "Status")
+            lines = [f"HTTP/1.1 {reply.status} {reason}", "Content-Length: 0", "Connection: close"]
+            lines += [f"{name}: {value}" for name, value in reply.headers.items()]
+            writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass  # the client gave up (timeout test): nothing to answer
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    """A started HTTP receiver; stopped after the test."""
+    server = HttpReceiver()
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
