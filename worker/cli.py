@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from worker.commands import definitions as definitions_command
 from worker.commands.dev import dev
 from worker.commands.migrate import migrate
 from worker.commands.worker import worker
@@ -24,6 +25,7 @@ def _root() -> None:
     """Durable dialogue and decision procedures for municipalities, on Temporal."""
 
 
+app.add_typer(definitions_command.app, name="definitions")
 app.command("dev")(dev)
 app.command("migrate")(migrate)
 app.command("worker")(worker)
