@@ -1,0 +1,69 @@
+"""Shared pieces of the workflow tests: catalogue definitions for the fake loader, starters."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+
+from activities import contracts as c
+from activities.definitions_io import loaded_result
+from definitions import loader
+from tests.helpers import assert_eq_eventually
+from workflows import messages as m
+from workflows.procedure import ProcedureWorkflow
+
+
+def catalogue_ids() -> list[str]:
+    return sorted({d.definition.id for d in loader.list_definitions()})
+
+
+def load_catalogue(definition_id: str) -> c.LoadDefinitionResult:
+    """The definition exactly as the real `load_definition` activity returns it."""
+    return loaded_result(loader.load_definition(definition_id))
+
+
+def start_input(definition_id: str, **overrides: Any) -> dict[str, Any]:
+    """A realistic start request as JSON (what the Web UI or an integrator sends)."""
+    data: dict[str, Any] = {
+        "definition_id": definition_id,
+        "reference": f"test {uuid.uuid4().hex[:12]}",
+        "title": "Bebauungsplan Mühlweg-Süd",
+        "municipality": "08221000",  # Heidelberg
+        "land": "BW",
+    }
+    data.update(overrides)
+    return data
+
+
+async def start(
+    client: Client, task_queue: str, data: dict[str, Any], **kwargs: Any
+) -> WorkflowHandle[ProcedureWorkflow, m.ProcedureResult]:
+    wf_id = m.procedure_workflow_id(data["municipality"], data["reference"])
+    return await client.start_workflow(
+        ProcedureWorkflow.run, data, id=wf_id, task_queue=task_queue, **kwargs
+    )
+
+
+def statement(
+    key: str, *, role: str = "public", kind: str = "objection", **kw: Any
+) -> m.StatementInput:
+    return m.StatementInput(
+        idempotency_key=key, role=role, statement_type=kind, text=f"Stellungnahme {key}", **kw
+    )
+
+
+def d(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+async def wait_phase(handle: WorkflowHandle[Any, Any], phase: str | None, rnd: int = 1) -> None:
+    """Poll the status query until the procedure is in `phase` (and round)."""
+
+    async def current() -> tuple[str | None, int]:
+        status = await handle.query(ProcedureWorkflow.status)
+        return status.phase_id, status.round
+
+    await assert_eq_eventually((phase, rnd), current)

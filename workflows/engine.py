@@ -1,0 +1,330 @@
+"""Platform mechanics of `Procedure`, kept apart from the procedure's own logic.
+
+Calling activities (events, notifications, storage), batching statement intake, keeping
+search attributes and the Web UI details current, deciding when to continue as new. The
+workflow class in `workflows.procedure` inherits this and adds handlers and the phase loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributeUpdate
+
+with workflow.unsafe.imports_passed_through():
+    import activities.contracts as c
+    import definitions.calendar as calendar
+    import workflows.visibility as visibility
+    from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
+    from definitions.schema import Definition, Phase
+    from workflows.messages import StatementSummary, TimelineEntry
+    from workflows.state import ProcedureState
+
+__all__ = ["ACTIVITY_TIMEOUT", "EngineBase"]
+
+ACTIVITY_TIMEOUT = timedelta(seconds=60)
+# Storage outages are retried forever with backoff: a procedure waits for its database
+# rather than losing a statement. Bad input never reaches an activity (validators).
+RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
+MAX_HISTORY_BYTES = 20 * 1024 * 1024  # well below Temporal's 50 MB
+
+
+class EngineBase:
+    """State, activity calls and run-local bookkeeping shared by handlers and phase runners."""
+
+    state: ProcedureState
+    defn: Definition
+
+    def __init__(self) -> None:
+        self._ready = False
+        self._wake = 0  # bumped on every change the phase loop must look at
+        self._pending: list[tuple[StatementRecord, str, str]] = []  # record, via, key
+        self._flushing = False
+        self._stored: dict[str, bool] = {}  # statement_id -> duplicate, until its handler reads it
+        self._run_keys: set[str] = set()  # statement idempotency keys seen in this run
+        self._updates = 0
+        self._signals = 0
+        self._stopping = False
+        self._early_signals: list[Any] = []  # arrived before the definition was loaded
+        self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
+
+    # ------------------------------------------------------------------ small helpers
+
+    def wake(self) -> None:
+        self._wake += 1
+
+    def wake_count(self) -> int:
+        return self._wake
+
+    def today(self) -> date:
+        return calendar.berlin_date(workflow.now())
+
+    def next_id(self, kind: str) -> str:
+        """A stable id from the workflow id and the state's event sequence."""
+        self.state.event_seq += 1
+        return stable_id(self.state.procedure_id, kind, str(self.state.event_seq))
+
+    async def call(self, name: str, arg: Any, result_type: type[Any]) -> Any:
+        return await workflow.execute_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
+    # ------------------------------------------------------------------ events, notifications
+
+    def event(
+        self, type_: str, payload: dict[str, Any], *, event_id: str | None = None
+    ) -> EventRecord:
+        st = self.state
+        return EventRecord(
+            procedure_id=st.procedure_id,
+            event_id=event_id or self.next_id("event"),
+            type=type_,
+            occurred_at=workflow.now(),
+            phase_id=st.phase_id,
+            round=st.round,
+            payload=payload,
+        )
+
+    async def emit(
+        self,
+        type_: str,
+        payload: dict[str, Any],
+        *,
+        notifications: Sequence[NotificationRequest] = (),
+        summary: str = "",
+    ) -> None:
+        """Append one audit event (and the notifications it causes) and note it in the timeline."""
+        record = self.event(type_, payload)
+        notes = [n.model_copy(update={"cause_event_id": record.event_id}) for n in notifications]
+        await self.call(
+            c.APPEND_EVENTS,
+            c.AppendEventsInput(
+                procedure_id=self.state.procedure_id, events=[record], notifications=notes
+            ),
+            c.AppendEventsResult,
+        )
+        self.state.add_timeline(
+            TimelineEntry(
+                at=record.occurred_at,
+                type=type_,
+                phase_id=record.phase_id,
+                round=record.round,
+                summary=summary,
+            )
+        )
+
+    def notifications(
+        self, phase: Phase, when: str, days_before: int | None = None
+    ) -> list[NotificationRequest]:
+        """The phase's notifications for `when`, with ids stable per phase visit."""
+        st = self.state
+        visit = str(st.phase_visits.get(phase.id, 0))
+        out = []
+        for n in phase.notifications:
+            if n.when != when or n.days_before != days_before:
+                continue
+            audience = st.limited_to if st.limited_to and when == "on_start" else n.audience
+            out.append(
+                NotificationRequest(
+                    procedure_id=st.procedure_id,
+                    notification_id=stable_id(
+                        st.procedure_id,
+                        "notify",
+                        phase.id,
+                        str(st.round),
+                        visit,
+                        n.template,
+                        when,
+                        str(days_before or 0),
+                    ),
+                    template=n.template,
+                    audience=audience,
+                    context=self.notification_context(phase),
+                )
+            )
+        return out
+
+    def notification_context(self, phase: Phase) -> dict[str, Any]:
+        st = self.state
+        return {
+            "procedure_title": st.start.title,
+            "definition_id": self.defn.id,
+            "phase_id": phase.id,
+            "phase_title": phase.title.model_dump(),
+            "round": st.round,
+            "period_start": st.phase_started.isoformat() if st.phase_started else None,
+            "period_end": st.phase_end.isoformat() if st.phase_end else None,
+        }
+
+    async def send(self, notes: list[NotificationRequest]) -> None:
+        if notes:
+            await self.call(
+                c.SEND_NOTIFICATIONS,
+                c.SendNotificationsInput(procedure_id=self.state.procedure_id, notifications=notes),
+                c.SendNotificationsResult,
+            )
+
+    # ------------------------------------------------------------------ visibility
+
+    def publish_visibility(self) -> None:
+        """Search attributes and the Web UI's markdown details; never personal data."""
+        st = self.state
+        updates: list[SearchAttributeUpdate[Any]] = [
+            visibility.PROCEDURE_KIND.value_set(self.defn.kind),
+            visibility.MUNICIPALITY.value_set(st.start.municipality),
+            visibility.PROCEDURE_STATE.value_set(st.life),
+            visibility.PHASE.value_set(st.phase_id or "none"),
+            visibility.NEXT_DEADLINE.value_set(st.next_deadline)
+            if st.next_deadline is not None
+            else visibility.NEXT_DEADLINE.value_unset(),
+        ]
+        workflow.upsert_search_attributes(updates)
+        counts = ", ".join(f"{k}: {v}" for k, v in sorted(st.counts.items())) or "none yet"
+        ends = st.phase_end.isoformat() if st.phase_end else "open"
+        workflow.set_current_details(
+            f"## {st.start.title}\n\n"
+            f"- **Definition**: `{self.defn.id}` v{st.definition_version}\n"
+            f"- **State**: {st.life}\n"
+            f"- **Phase**: {st.phase_id or '-'} (round {st.round})\n"
+            f"- **Period ends**: {ends}\n"
+            f"- **Counts**: {counts}\n"
+        )
+
+    # ------------------------------------------------------------------ statement intake
+
+    def enqueue(self, record: StatementRecord, via: str, key: str) -> None:
+        self._run_keys.add(key)
+        self._pending.append((record, via, key))
+
+    def seen_key(self, key: str) -> bool:
+        return key in self._run_keys
+
+    async def wait_stored(self, ids: Sequence[str]) -> dict[str, bool]:
+        """Wait until the flusher stored these statements; their duplicate flags."""
+        await workflow.wait_condition(lambda: all(i in self._stored for i in ids))
+        return {i: self._stored.pop(i) for i in ids}
+
+    async def flusher(self) -> None:
+        """Single writer: takes pending statements in batches, stores them, appends events."""
+        while True:
+            await workflow.wait_condition(
+                lambda: bool(self._pending or self._rejected_signals) or self._stopping
+            )
+            if self._rejected_signals:
+                rejected, self._rejected_signals = self._rejected_signals, []
+                self._flushing = True
+                try:
+                    await self._record_rejections(rejected)
+                finally:
+                    self._flushing = False
+                continue
+            if not self._pending:
+                return
+            size = self.state.start.limits.store_batch
+            batch, self._pending = self._pending[:size], self._pending[size:]
+            self._flushing = True
+            try:
+                await self._store_batch(batch)
+            finally:
+                self._flushing = False
+
+    async def _record_rejections(self, rejected: list[dict[str, str]]) -> None:
+        events = [self.event("statement.rejected", item) for item in rejected]
+        self.state.bump("rejected_signals", len(events))
+        await self.call(
+            c.APPEND_EVENTS,
+            c.AppendEventsInput(procedure_id=self.state.procedure_id, events=events),
+            c.AppendEventsResult,
+        )
+
+    async def _store_batch(self, batch: list[tuple[StatementRecord, str, str]]) -> None:
+        st = self.state
+        records = [r for r, _, _ in batch]
+        result: c.StoreStatementsResult = await self.call(
+            c.STORE_STATEMENTS,
+            c.StoreStatementsInput(procedure_id=st.procedure_id, statements=records),
+            c.StoreStatementsResult,
+        )
+        duplicates = set(result.duplicate_ids)
+        events = []
+        for record, via, key in batch:
+            dup = record.statement_id in duplicates
+            if via == "update":
+                self._stored[record.statement_id] = dup
+            if dup:
+                st.bump("duplicates")
+                continue
+            st.bump("statements")
+            st.bump("late" if record.late else "on_time")
+            st.bump_visit("statements")
+            if record.statement_type == "proposal":
+                st.bump_visit("proposals")
+            st.recent_statements.append(
+                StatementSummary(
+                    sequence=record.sequence,
+                    statement_id=record.statement_id,
+                    phase_id=record.phase_id,
+                    round=record.round,
+                    statement_type=record.statement_type,
+                    late=record.late,
+                    received_at=record.received_at,
+                )
+            )
+            events.append(
+                self.event(
+                    "statement.received",
+                    {
+                        "statement_id": record.statement_id,
+                        "idempotency_key": key,
+                        "sequence": record.sequence,
+                        "statement_type": record.statement_type,
+                        "late": record.late,
+                        "receipt_digest": record.receipt_digest,
+                        "via": via,
+                    },
+                    event_id=stable_id(st.procedure_id, "statement.received", record.statement_id),
+                ).model_copy(update={"phase_id": record.phase_id, "round": record.round})
+            )
+        keep = st.start.limits.retained_statements
+        del st.recent_statements[: max(0, len(st.recent_statements) - keep)]
+        if events:
+            await self.call(
+                c.APPEND_EVENTS,
+                c.AppendEventsInput(procedure_id=st.procedure_id, events=events),
+                c.AppendEventsResult,
+            )
+        self.wake()
+
+    def intake_idle(self) -> bool:
+        return not self._pending and not self._rejected_signals and not self._flushing
+
+    async def drain_intake(self) -> None:
+        """Wait until every statement received so far is stored (counts are final)."""
+        await workflow.wait_condition(self.intake_idle)
+
+    # ------------------------------------------------------------------ continue-as-new
+
+    def continue_as_new_due(self) -> bool:
+        """Before Temporal's per-run limits, or when the server suggests it."""
+        limits = self.state.start.limits
+        info = workflow.info()
+        return (
+            self._updates >= limits.max_updates_per_run
+            or self._signals >= limits.max_signals_per_run
+            or info.get_current_history_length() >= limits.max_history_events
+            or info.get_current_history_size() >= MAX_HISTORY_BYTES
+            or info.is_continue_as_new_suggested()
+        )
+
+    async def drain(self) -> None:
+        """Wait until intake is stored and every handler finished (no unfinished updates)."""
+        await workflow.wait_condition(
+            lambda: self.intake_idle() and workflow.all_handlers_finished()
+        )

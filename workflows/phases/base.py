@@ -1,0 +1,132 @@
+"""The life of one phase visit, common to every phase type.
+
+Enter (compute the period with the legal calendar, record `phase.changed`, send on-start
+notifications), wait until an end condition holds (deadline timer, quorum, moderator
+decision, all authorities answered, administrator), sending reminders on the way; then
+on-end notifications. Type-specific work happens in hooks the phase modules pass in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+
+from temporalio import workflow
+
+from definitions.schema import Phase
+from workflows import rules
+from workflows.engine import EngineBase
+
+__all__ = ["CANCELLED", "CONTINUE", "Hook", "run_phase"]
+
+CONTINUE = "continue_as_new"
+CANCELLED = "cancelled"
+
+Hook = Callable[[EngineBase, Phase], Awaitable[None]]
+
+
+async def _nothing(engine: EngineBase, phase: Phase) -> None:
+    return None
+
+
+async def enter(engine: EngineBase, phase: Phase) -> None:
+    """First activation of a visit: period, counters, event, notifications."""
+    st = engine.state
+    today = engine.today()
+    anchor = st.next_anchor or today
+    if st.phase_visits == {} and st.start.announcement_date is not None:
+        anchor = st.start.announcement_date  # the first phase runs from the announcement
+    st.phase_visits[phase.id] = st.phase_visits.get(phase.id, 0) + 1
+    period = rules.compute_period(engine.defn, phase, st, anchor, st.params)
+    st.phase_started = period.first_day if period else today
+    st.phase_end = period.last_day if period else None
+    st.next_deadline = period.deadline if period else None
+    st.visit_counts = {}
+    st.answered = []
+    st.decision = None
+    st.advance_requested = False
+    st.reminders_sent = []
+    st.next_anchor = None
+    st.phase_entered = True
+    engine.publish_visibility()
+    await engine.emit(
+        "phase.changed",
+        {
+            "phase_id": phase.id,
+            "phase_type": phase.type,
+            "round": st.round,
+            "visit": st.phase_visits[phase.id],
+            "period_start": st.phase_started.isoformat(),
+            "period_end": st.phase_end.isoformat() if st.phase_end else None,
+            "limited_to": st.limited_to,
+        },
+        notifications=engine.notifications(phase, "on_start"),
+        summary=f"{phase.title.de} (Durchgang {st.round})",
+    )
+
+
+async def wait_for_end(engine: EngineBase, phase: Phase) -> str:
+    """Block until the phase ends; return why (or CONTINUE / CANCELLED)."""
+    st = engine.state
+    ends_by_deadline = any(e.kind == "deadline" for e in phase.ends_when)
+    while True:
+        if st.life == "cancelled":
+            return CANCELLED
+        if engine.continue_as_new_due():
+            return CONTINUE
+        now = workflow.now()
+        wake_at = None
+        if st.life == "running":
+            reason = rules.end_reason(phase, st, st.params)
+            if reason is not None:
+                return reason
+            if ends_by_deadline and st.next_deadline is not None:
+                if now >= st.next_deadline:
+                    return "deadline"
+                wake_at = st.next_deadline
+            if st.next_deadline is not None:
+                for days, at in rules.reminder_instants(phase, st.next_deadline):
+                    if days in st.reminders_sent:
+                        continue
+                    if now >= at:
+                        st.reminders_sent.append(days)
+                        await engine.send(engine.notifications(phase, "before_end", days))
+                        continue
+                    wake_at = at if wake_at is None else min(wake_at, at)
+        seen = engine.wake_count()
+        timeout = (wake_at - now) if wake_at is not None else None
+        with contextlib.suppress(asyncio.TimeoutError):
+            await workflow.wait_condition(
+                lambda seen=seen: engine.wake_count() != seen or engine.continue_as_new_due(),  # type: ignore[misc]
+                timeout=max(timeout, timedelta(0)) if timeout is not None else None,
+            )
+
+
+async def run_phase(
+    engine: EngineBase,
+    phase_id: str,
+    *,
+    on_enter: Hook = _nothing,
+    on_end: Hook = _nothing,
+) -> str:
+    """One visit of a phase (or its continuation after continue-as-new)."""
+    phase = engine.defn.phase(phase_id)
+    if not engine.state.phase_entered:
+        await enter(engine, phase)
+        await on_enter(engine, phase)
+    reason = await wait_for_end(engine, phase)
+    if reason in (CONTINUE, CANCELLED):
+        return reason
+    st = engine.state
+    if reason == "deadline" and st.phase_end is not None:
+        st.next_anchor = st.phase_end + timedelta(days=1)
+    await on_end(engine, phase)
+    await engine.emit(
+        "phase.ended",
+        {"phase_id": phase.id, "round": st.round, "reason": reason, "counts": st.visit_counts},
+        notifications=engine.notifications(phase, "on_end"),
+        summary=f"{phase.title.de}: {reason}",
+    )
+    return reason
