@@ -5,7 +5,15 @@ temporary failures with backoff and turns the permanent ones (and exhausted retr
 incidents.
 """
 
-from activities.notify.errors import DeliveryError, TemplateError, redact
+from activities.notify.activities import (
+    DELIVER_WEBHOOK,
+    SEND_MAIL,
+    DeliverWebhookInput,
+    DeliverWebhookResult,
+    NotificationActivities,
+    SendMailInput,
+)
+from activities.notify.errors import DeliveryError, TemplateError, as_application_error, redact
 from activities.notify.events import (
     COMMITMENT_DUE,
     COMMITMENT_OVERDUE,
@@ -42,25 +50,32 @@ __all__ = [
     "COMMITMENT_OVERDUE",
     "DEADLINE_EXTENDED",
     "DECISION_RECORDED",
+    "DELIVER_WEBHOOK",
     "EVENT_TYPES",
     "LANGUAGES",
     "PHASE_CHANGED",
     "PROCEDURE_COMPLETED",
     "PROCEDURE_STARTED",
+    "SEND_MAIL",
     "SIGNATURE_HEADER",
     "STANDARD_TEMPLATES",
     "STATEMENT_RECEIVED",
     "CloudEvent",
+    "DeliverWebhookInput",
+    "DeliverWebhookResult",
     "DeliveryError",
     "MailRenderer",
     "MailSender",
     "MailSettings",
+    "NotificationActivities",
     "OutboundMail",
     "RenderedMail",
+    "SendMailInput",
     "SignatureError",
     "TemplateError",
     "WebhookSender",
     "WebhookSubscriber",
+    "as_application_error",
     "build_event",
     "build_message",
     "redact",

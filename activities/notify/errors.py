@@ -12,9 +12,12 @@ in Temporal failure details and in the incident list.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Literal
 
-__all__ = ["Channel", "DeliveryError", "TemplateError", "redact"]
+from temporalio.exceptions import ApplicationError
+
+__all__ = ["Channel", "DeliveryError", "TemplateError", "as_application_error", "redact"]
 
 Channel = Literal["mail", "webhook"]
 
@@ -64,3 +67,21 @@ class TemplateError(ValueError):
 
     Never retryable: the definition or the caller's context has to change.
     """
+
+
+def as_application_error(err: DeliveryError | TemplateError) -> ApplicationError:
+    """The Temporal failure for an activity: non-retryable when retrying cannot help.
+
+    `type` is "DeliveryError" or "TemplateError", so workflow code and the Web UI can tell
+    them apart; a receiver's `Retry-After` becomes the next retry delay.
+    """
+    if isinstance(err, TemplateError):
+        return ApplicationError(str(err), type="TemplateError", non_retryable=True)
+    delay = timedelta(seconds=err.retry_after) if err.retry_after is not None else None
+    return ApplicationError(
+        err.message,
+        {"channel": err.channel, "status": err.status},
+        type="DeliveryError",
+        non_retryable=not err.retryable,
+        next_retry_delay=delay,
+    )

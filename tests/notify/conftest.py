@@ -46,13 +46,18 @@ class RecordingHandler:
 
     rcpt_reply: str | None = None
     data_reply: str | None = None
+    rcpt_script: list[str | None] = field(default_factory=list)  # replies in turn; None accepts
+    rcpt_attempts: int = 0
     received: list[Received] = field(default_factory=list)
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
     ) -> str:
-        if self.rcpt_reply is not None:
-            return self.rcpt_reply.format(address=address)
+        self.rcpt_attempts += 1
+        scripted = self.rcpt_script.pop(0) if self.rcpt_script else None
+        reply = scripted or self.rcpt_reply
+        if reply is not None:
+            return reply.format(address=address)
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
