@@ -171,7 +171,7 @@ class _Checker:
                 match = PARAM_REF.match(value) if isinstance(value, str) else None
                 param = self.params.get(match.group(1)) if match else None
                 if param is not None and param.type != wanted:
-                    msg = f"parameter {param.name!r} is a {param.type}, expected a {wanted}"
+                    msg = f"parameter {param.name!r} is of type {param.type}, expected {wanted}"
                     self.add(path, msg)
 
     def phase_refs(self, i: int, phase: Phase) -> None:
