@@ -216,17 +216,29 @@ async def serve(settings: Settings, stop: asyncio.Event, *, migrate: bool = Fals
         await run_until_stopped(services.worker, stop)
 
 
+_DUPLICATE_SIGNAL_SECONDS = 1.0
+
+
 def install_stop_handlers(stop: asyncio.Event) -> None:
-    """SIGINT/SIGTERM set `stop` (graceful); a second signal cancels the main task (forced)."""
+    """SIGINT/SIGTERM set `stop` (graceful); a second signal cancels the main task (forced).
+
+    A signal within a second of the first is taken as the same request: wrappers such as
+    `timeout` or a supervisor may deliver one Ctrl-C to us twice (directly and via the group).
+    """
     loop = asyncio.get_running_loop()
     main = asyncio.current_task()
+    first_at: list[float] = []
 
     def handle(signum: int) -> None:
+        name = signal.Signals(signum).name
         if not stop.is_set():
-            log.info("stop signal received", signal=signal.Signals(signum).name)
+            first_at.append(loop.time())
+            log.info("stop signal received", signal=name)
             stop.set()
+        elif first_at and loop.time() - first_at[0] < _DUPLICATE_SIGNAL_SECONDS:
+            log.info("repeated stop signal ignored", signal=name)
         elif main is not None:
-            log.warning("second stop signal: not waiting any longer")
+            log.warning("second stop signal: not waiting any longer", signal=name)
             main.cancel()
 
     for signum in (signal.SIGINT, signal.SIGTERM):

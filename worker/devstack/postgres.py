@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,13 +20,16 @@ def start_embedded_postgres(data_dir: Path) -> tuple[str, Callable[[], None]]:
     pgserver runs the server in its own session, so a Ctrl-C in the terminal does not reach
     it; the returned function stops it after our worker has drained.
     """
-    # Imported here: only `civicflow dev` without a database URL needs it.
-    from pgserver.postgres_server import get_server
-
     logging.getLogger("pgserver").setLevel(logging.WARNING)
     data_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        server = get_server(data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            # platformdirs warns when XDG_RUNTIME_DIR is unset (containers); it falls back fine.
+            warnings.simplefilter("ignore")
+            # Imported here: only `civicflow dev` without a database URL needs pgserver.
+            from pgserver.postgres_server import get_server
+
+            server = get_server(data_dir, cleanup_mode="stop")
         url: str = server.get_uri()
     except Exception as err:  # pgserver raises assorted errors (initdb, pg_ctl, permissions)
         reason = " ".join(str(err).split()) or type(err).__name__
