@@ -338,6 +338,8 @@ class ProcedureStatus(_Message):
     phase_id: str | None
     phase_type: str | None
     round: int
+    limited_to: str | None = None  # audience a repeated round is limited to (§4a(3))
+    visits: int = 0  # phase visits so far; changes whenever a phase starts
     phase_started: date | None
     phase_ends: date | None
     next_deadline: datetime | None

@@ -704,6 +704,8 @@ class ProcedureWorkflow(EngineBase):
             phase_id=st.phase_id if st.life in ("running", "paused") else None,
             phase_type=phase.type if phase and st.life in ("running", "paused") else None,
             round=st.round,
+            limited_to=st.limited_to,
+            visits=sum(st.phase_visits.values()),
             phase_started=st.phase_started,
             phase_ends=st.phase_end,
             next_deadline=st.next_deadline,
