@@ -118,17 +118,18 @@ def statement_target(
 
 def check_register(defn: Definition, state: ProcedureState, data: m.RegisterInput) -> None:
     require_active(state)
+    require_new_key(state, "registration", data.idempotency_key)
     phase = current_phase(defn, state)
     accepted = phase.accepts.registrations or phase.accepts.signatures
     require_accepts(phase, "registrations or signatures", accepted)
     require_role(defn, data.role)
-    require_new_key(state, "registration", data.idempotency_key)
 
 
 def check_vote(
     defn: Definition, state: ProcedureState, data: m.CastVoteInput, vote_id: str
 ) -> None:
     require_active(state)
+    require_new_key(state, "vote", data.idempotency_key)
     phase = current_phase(defn, state)
     settings = phase.accepts.votes
     if settings is None:
@@ -142,11 +143,11 @@ def check_vote(
     if vote_id in state.vote_keys:
         msg = f"voter_ref {data.voter_ref!r} already voted on proposal {data.proposal_id!r}"
         raise Rejected(msg)
-    require_new_key(state, "vote", data.idempotency_key)
 
 
 def check_decision(defn: Definition, state: ProcedureState, data: m.RecordDecisionInput) -> None:
     require_active(state)
+    require_new_key(state, "decision", data.idempotency_key)
     phase = current_phase(defn, state)
     require_admin(defn, data.role)
     options = list(phase.decision_options) + [t.decision for t in phase.transitions if t.decision]
@@ -157,13 +158,13 @@ def check_decision(defn: Definition, state: ProcedureState, data: m.RecordDecisi
     if data.ends_phase and not any(e.kind == "moderator_decision" for e in phase.ends_when):
         msg = f"ends_phase: phase {phase.id!r} does not end by a moderator decision"
         raise Rejected(msg)
-    require_new_key(state, "decision", data.idempotency_key)
 
 
 def check_commitment(
     defn: Definition, state: ProcedureState, data: m.AddCommitmentInput, today: date
 ) -> None:
     require_active(state)
+    require_new_key(state, "commitment", data.idempotency_key)
     phase = current_phase(defn, state)
     require_accepts(phase, "commitments", phase.accepts.commitments)
     require_role(defn, data.role)
@@ -174,11 +175,11 @@ def check_commitment(
     if data.due_date < today:
         msg = f"due_date {data.due_date.isoformat()}: must not lie in the past"
         raise Rejected(msg)
-    require_new_key(state, "commitment", data.idempotency_key)
 
 
 def check_progress(defn: Definition, state: ProcedureState, data: m.ReportProgressInput) -> None:
     require_active(state)
+    require_new_key(state, "progress", data.idempotency_key)
     phase = current_phase(defn, state)
     accepted = phase.accepts.progress_reports or phase.type == "review"
     require_accepts(phase, "progress reports", accepted)
@@ -186,11 +187,11 @@ def check_progress(defn: Definition, state: ProcedureState, data: m.ReportProgre
     if data.commitment_id not in state.commitments:
         msg = f"commitment_id {data.commitment_id!r}: no such commitment"
         raise Rejected(msg)
-    require_new_key(state, "progress", data.idempotency_key)
 
 
 def check_extend(defn: Definition, state: ProcedureState, data: m.AdminExtendDeadlineInput) -> None:
     require_active(state, allow_paused=True)
+    require_new_key(state, "admin", data.idempotency_key)
     phase = current_phase(defn, state)
     require_admin(defn, data.role)
     if phase.period is None or state.phase_end is None:
@@ -202,7 +203,6 @@ def check_extend(defn: Definition, state: ProcedureState, data: m.AdminExtendDea
     if data.new_end <= state.phase_end:
         msg = f"new_end {data.new_end.isoformat()}: must be after {state.phase_end.isoformat()}"
         raise Rejected(msg)
-    require_new_key(state, "admin", data.idempotency_key)
 
 
 def check_admin(

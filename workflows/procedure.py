@@ -13,9 +13,9 @@ are pure functions in `workflows.checks`, the mechanics in `workflows.engine`.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.exceptions import ActivityError, ApplicationError
 
@@ -44,9 +44,29 @@ with workflow.unsafe.imports_passed_through():
 
 __all__ = ["ProcedureWorkflow"]
 
+_M = TypeVar("_M", bound=BaseModel)
+
 
 def _fail(field: str, problem: str, type_: str = "InvalidStartProcedure") -> ApplicationError:
     return ApplicationError(f"{field}: {problem}", type=type_, non_retryable=True)
+
+
+def _parse(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
+    """Updates take loose JSON so a bad payload is rejected naming the field (not "Failed
+    decoding arguments"); the validator has already parsed it once when the handler runs."""
+    if isinstance(raw, model):
+        return raw
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        msg = f"{model.__name__}: {m.first_error(err)}"
+        if handler:
+            raise ApplicationError(msg, type="Rejected", non_retryable=True) from err
+        raise Rejected(msg) from err
+
+
+def _key_text(key: Any) -> str | None:
+    return None if key is None else str(key)[:200]
 
 
 def _reject(err: Rejected) -> ApplicationError:
@@ -243,7 +263,8 @@ class ProcedureWorkflow(EngineBase):
         return checks.statement_target(self.defn, self.state, item, workflow.now())
 
     @workflow.update
-    async def submit_statement(self, data: m.StatementInput) -> m.StatementReceipt:
+    async def submit_statement(self, raw: Any) -> m.StatementReceipt:
+        data = _parse(m.StatementInput, raw, handler=True)
         await self._until_ready()
         try:
             target = self._check_statement(data)
@@ -255,30 +276,38 @@ class ProcedureWorkflow(EngineBase):
         return receipt.model_copy(update={"duplicate": dup[record.statement_id]})
 
     @submit_statement.validator
-    def validate_submit_statement(self, data: m.StatementInput) -> None:
+    def validate_submit_statement(self, raw: Any) -> None:
+        data = _parse(m.StatementInput, raw)
         if self._ready:
             self._check_statement(data)
 
     @workflow.update
-    async def submit_statements(self, data: m.SubmitStatementsInput) -> m.StatementsReceipt:
+    async def submit_statements(self, raw: Any) -> m.StatementsReceipt:
+        """A batch: every statement is checked on its own; bad ones come back as errors."""
+        try:
+            items = self._batch_items(raw)
+        except Rejected as err:
+            raise _reject(err) from err
         await self._until_ready()
         try:
-            self._check_batch(data)
+            self._check_batch(items)
         except Rejected as err:
             raise _reject(err) from err
         receipts: list[m.StatementReceipt] = []
         errors: list[m.ItemError] = []
         ids = []
-        for index, item in enumerate(data.statements):
+        for index, item in enumerate(items):
+            key = item.get("idempotency_key") if isinstance(item, dict) else None
             try:
-                target = self._check_statement(item)
+                parsed = _parse(m.StatementInput, item)
+                target = self._check_statement(parsed)
             except Rejected as err:
                 errors.append(
-                    m.ItemError(index=index, idempotency_key=item.idempotency_key, message=str(err))
+                    m.ItemError(index=index, idempotency_key=_key_text(key), message=str(err))
                 )
                 continue
-            record, receipt = self._statement(item, target)
-            self.enqueue(record, "update", item.idempotency_key)
+            record, receipt = self._statement(parsed, target)
+            self.enqueue(record, "update", parsed.idempotency_key)
             ids.append(record.statement_id)
             receipts.append(receipt)
         dups = await self.wait_stored(ids)
@@ -287,21 +316,33 @@ class ProcedureWorkflow(EngineBase):
             errors=errors,
         )
 
-    def _check_batch(self, data: m.SubmitStatementsInput) -> None:
+    def _batch_items(self, raw: Any) -> list[Any]:
+        """The envelope must be `{"statements": [...]}`; items are parsed one by one later."""
+        if isinstance(raw, m.SubmitStatementsInput):
+            return [s.model_dump(mode="json") for s in raw.statements]
+        items = raw.get("statements") if isinstance(raw, dict) else None
+        if not isinstance(items, list) or not items:
+            msg = "statements: expected a non-empty list of statements"
+            raise Rejected(msg)
+        return items
+
+    def _check_batch(self, items: list[Any]) -> None:
         limit = self.state.start.limits.max_batch
-        if len(data.statements) > limit:
-            msg = f"statements: {len(data.statements)} in one batch, at most {limit} allowed"
+        if len(items) > limit:
+            msg = f"statements: {len(items)} in one batch, at most {limit} allowed"
             raise Rejected(msg)
         checks.require_active(self.state)
-        keys = [s.idempotency_key for s in data.statements]
-        if len(set(keys)) != len(keys):
+        keys = [i.get("idempotency_key") for i in items if isinstance(i, dict)]
+        keys = [k for k in keys if k is not None]
+        if len(set(map(str, keys))) != len(keys):
             msg = "statements: the same idempotency_key appears twice in one batch"
             raise Rejected(msg)
 
     @submit_statements.validator
-    def validate_submit_statements(self, data: m.SubmitStatementsInput) -> None:
+    def validate_submit_statements(self, raw: Any) -> None:
+        items = self._batch_items(raw)
         if self._ready:
-            self._check_batch(data)
+            self._check_batch(items)
 
     @workflow.signal
     def post_statement(self, raw: Any) -> None:
@@ -334,7 +375,8 @@ class ProcedureWorkflow(EngineBase):
     # ================================================================== participants, votes
 
     @workflow.update
-    async def register(self, data: m.RegisterInput) -> m.Receipt:
+    async def register(self, raw: Any) -> m.Receipt:
+        data = _parse(m.RegisterInput, raw, handler=True)
         await self._until_ready()
         try:
             checks.check_register(self.defn, self.state, data)
@@ -368,7 +410,8 @@ class ProcedureWorkflow(EngineBase):
         return self._receipt(pid, data)
 
     @register.validator
-    def validate_register(self, data: m.RegisterInput) -> None:
+    def validate_register(self, raw: Any) -> None:
+        data = _parse(m.RegisterInput, raw)
         if self._ready:
             checks.check_register(self.defn, self.state, data)
 
@@ -387,7 +430,8 @@ class ProcedureWorkflow(EngineBase):
         return stable_id(self.state.procedure_id, "vote", data.proposal_id, data.voter_ref)
 
     @workflow.update
-    async def cast_vote(self, data: m.CastVoteInput) -> m.Receipt:
+    async def cast_vote(self, raw: Any) -> m.Receipt:
+        data = _parse(m.CastVoteInput, raw, handler=True)
         await self._until_ready()
         vote_id = self._vote_id(data)
         try:
@@ -423,14 +467,16 @@ class ProcedureWorkflow(EngineBase):
         return receipt
 
     @cast_vote.validator
-    def validate_cast_vote(self, data: m.CastVoteInput) -> None:
+    def validate_cast_vote(self, raw: Any) -> None:
+        data = _parse(m.CastVoteInput, raw)
         if self._ready:
             checks.check_vote(self.defn, self.state, data, self._vote_id(data))
 
     # ================================================================== outcome
 
     @workflow.update
-    async def record_decision(self, data: m.RecordDecisionInput) -> m.Receipt:
+    async def record_decision(self, raw: Any) -> m.Receipt:
+        data = _parse(m.RecordDecisionInput, raw, handler=True)
         await self._until_ready()
         try:
             checks.check_decision(self.defn, self.state, data)
@@ -474,12 +520,14 @@ class ProcedureWorkflow(EngineBase):
         return receipt
 
     @record_decision.validator
-    def validate_record_decision(self, data: m.RecordDecisionInput) -> None:
+    def validate_record_decision(self, raw: Any) -> None:
+        data = _parse(m.RecordDecisionInput, raw)
         if self._ready:
             checks.check_decision(self.defn, self.state, data)
 
     @workflow.update
-    async def add_commitment(self, data: m.AddCommitmentInput) -> m.Receipt:
+    async def add_commitment(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AddCommitmentInput, raw, handler=True)
         await self._until_ready()
         try:
             checks.check_commitment(self.defn, self.state, data, self.today())
@@ -526,12 +574,14 @@ class ProcedureWorkflow(EngineBase):
         return receipt
 
     @add_commitment.validator
-    def validate_add_commitment(self, data: m.AddCommitmentInput) -> None:
+    def validate_add_commitment(self, raw: Any) -> None:
+        data = _parse(m.AddCommitmentInput, raw)
         if self._ready:
             checks.check_commitment(self.defn, self.state, data, self.today())
 
     @workflow.update
-    async def report_progress(self, data: m.ReportProgressInput) -> m.Receipt:
+    async def report_progress(self, raw: Any) -> m.Receipt:
+        data = _parse(m.ReportProgressInput, raw, handler=True)
         await self._until_ready()
         try:
             checks.check_progress(self.defn, self.state, data)
@@ -572,14 +622,16 @@ class ProcedureWorkflow(EngineBase):
         return receipt
 
     @report_progress.validator
-    def validate_report_progress(self, data: m.ReportProgressInput) -> None:
+    def validate_report_progress(self, raw: Any) -> None:
+        data = _parse(m.ReportProgressInput, raw)
         if self._ready:
             checks.check_progress(self.defn, self.state, data)
 
     # ================================================================== administration
 
     @workflow.update
-    async def admin_extend_deadline(self, data: m.AdminExtendDeadlineInput) -> m.Receipt:
+    async def admin_extend_deadline(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AdminExtendDeadlineInput, raw, handler=True)
         await self._until_ready()
         try:
             checks.check_extend(self.defn, self.state, data)
@@ -611,7 +663,8 @@ class ProcedureWorkflow(EngineBase):
         return self._receipt(self.next_id("admin"), data)
 
     @admin_extend_deadline.validator
-    def validate_admin_extend_deadline(self, data: m.AdminExtendDeadlineInput) -> None:
+    def validate_admin_extend_deadline(self, raw: Any) -> None:
+        data = _parse(m.AdminExtendDeadlineInput, raw)
         if self._ready:
             checks.check_extend(self.defn, self.state, data)
 
@@ -643,44 +696,52 @@ class ProcedureWorkflow(EngineBase):
         return receipt
 
     @workflow.update
-    async def admin_advance(self, data: m.AdminAdvanceInput) -> m.Receipt:
+    async def admin_advance(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AdminAdvanceInput, raw, handler=True)
         return await self._admin(data, "advance")
 
     @admin_advance.validator
-    def validate_admin_advance(self, data: m.AdminAdvanceInput) -> None:
+    def validate_admin_advance(self, raw: Any) -> None:
+        data = _parse(m.AdminAdvanceInput, raw)
         if self._ready:
             checks.check_admin(
                 self.defn, self.state, data.role, data.idempotency_key, wants="advance"
             )
 
     @workflow.update
-    async def admin_pause(self, data: m.AdminPauseInput) -> m.Receipt:
+    async def admin_pause(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AdminPauseInput, raw, handler=True)
         return await self._admin(data, "pause")
 
     @admin_pause.validator
-    def validate_admin_pause(self, data: m.AdminPauseInput) -> None:
+    def validate_admin_pause(self, raw: Any) -> None:
+        data = _parse(m.AdminPauseInput, raw)
         if self._ready:
             checks.check_admin(
                 self.defn, self.state, data.role, data.idempotency_key, wants="pause"
             )
 
     @workflow.update
-    async def admin_resume(self, data: m.AdminResumeInput) -> m.Receipt:
+    async def admin_resume(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AdminResumeInput, raw, handler=True)
         return await self._admin(data, "resume")
 
     @admin_resume.validator
-    def validate_admin_resume(self, data: m.AdminResumeInput) -> None:
+    def validate_admin_resume(self, raw: Any) -> None:
+        data = _parse(m.AdminResumeInput, raw)
         if self._ready:
             checks.check_admin(
                 self.defn, self.state, data.role, data.idempotency_key, wants="resume"
             )
 
     @workflow.update
-    async def admin_cancel(self, data: m.AdminCancelInput) -> m.Receipt:
+    async def admin_cancel(self, raw: Any) -> m.Receipt:
+        data = _parse(m.AdminCancelInput, raw, handler=True)
         return await self._admin(data, "cancel")
 
     @admin_cancel.validator
-    def validate_admin_cancel(self, data: m.AdminCancelInput) -> None:
+    def validate_admin_cancel(self, raw: Any) -> None:
+        data = _parse(m.AdminCancelInput, raw)
         if self._ready:
             checks.check_admin(
                 self.defn, self.state, data.role, data.idempotency_key, wants="cancel"
