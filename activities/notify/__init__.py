@@ -33,6 +33,7 @@ from activities.notify.templates import (
     STANDARD_TEMPLATES,
     MailRenderer,
     RenderedMail,
+    TemplateSettings,
     render_mail,
     template_filename,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "SendMailInput",
     "SignatureError",
     "TemplateError",
+    "TemplateSettings",
     "WebhookSender",
     "WebhookSubscriber",
     "as_application_error",

@@ -22,8 +22,18 @@ variable raises `TemplateError` naming the template and the variable. Optional v
 tested with ``{% if x is defined %}``.
 
 Every template gets ``lang`` and the filters ``date`` (a `date`, `datetime` or ISO string,
-formatted for the language: "4. Mai 2027" / "4 May 2027") and ``datetime`` (an aware datetime
-shown in Berlin time: "20. Januar 2027, 15:05 Uhr").
+formatted for the language: "4. Mai 2027" / "4 May 2027"), ``datetime`` (an aware datetime
+shown in Berlin time: "20. Januar 2027, 15:05 Uhr") and ``localize`` (picks the language from a
+``{"de": ..., "en": ...}`` text such as a phase title).
+
+Context
+-------
+The procedure engine sends a small context (procedure_title, phase_id, phase_title, round,
+period_start, period_end, ...); the templates treat everything else as optional. Context
+values that are None count as undefined. Deployment facts come from `TemplateSettings`
+(``CIVICFLOW_NOTIFY_*``): ``municipality_name`` (fallback "Ihre Gemeinde" / "Your
+municipality") and ``procedure_url``, built from ``procedure_url_template`` and the context's
+``procedure_id``, else the ``portal_url``; a value in the context always wins.
 """
 
 from __future__ import annotations
@@ -35,10 +45,12 @@ from datetime import date, datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 import jinja2
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.notify.errors import TemplateError
 
@@ -49,6 +61,7 @@ __all__ = [
     "Language",
     "MailRenderer",
     "RenderedMail",
+    "TemplateSettings",
     "render_mail",
     "template_filename",
     "templates_root",
@@ -106,6 +119,43 @@ _MONTHS: Final[dict[str, tuple[str, ...]]] = {
         ]
     ),
 }
+
+
+_FALLBACK_SENDER: Final[dict[str, str]] = {"de": "Ihre Gemeinde", "en": "Your municipality"}
+
+
+class TemplateSettings(BaseSettings):
+    """Deployment facts every mail mentions, from `CIVICFLOW_NOTIFY_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="CIVICFLOW_NOTIFY_", extra="forbid", frozen=True)
+
+    municipality_name: str | None = Field(default=None, description="sender shown in mails")
+    portal_url: str | None = Field(default=None, description="the participation portal")
+    procedure_url_template: str | None = Field(
+        default=None, description="link to one procedure, e.g. https://portal/v/{procedure_id}"
+    )
+
+    @field_validator("procedure_url_template")
+    @classmethod
+    def _placeholder(cls, value: str | None) -> str | None:
+        if value is not None and "{procedure_id}" not in value:
+            msg = "procedure_url_template: expected a URL containing {procedure_id}"
+            raise ValueError(msg)
+        return value
+
+    def defaults(self, lang: str, context: Mapping[str, Any]) -> dict[str, Any]:
+        """Values the context did not bring: sender name and procedure link."""
+        values: dict[str, Any] = {
+            "municipality_name": self.municipality_name or _FALLBACK_SENDER.get(lang, "")
+        }
+        procedure_id = context.get("procedure_id")
+        if self.procedure_url_template and procedure_id:
+            values["procedure_url"] = self.procedure_url_template.replace(
+                "{procedure_id}", quote(str(procedure_id), safe="")
+            )
+        elif self.portal_url:
+            values["procedure_url"] = self.portal_url
+        return values
 
 
 class RenderedMail(BaseModel):
@@ -171,6 +221,8 @@ def _as_date(value: object) -> date:
 
 def _format_date(lang: str, value: object) -> str:
     day = _as_date(value)
+    if isinstance(day, datetime) and day.tzinfo is not None:
+        day = day.astimezone(_BERLIN)  # the legal date of an instant is its Berlin date
     if lang == "de":
         return f"{day.day}. {_MONTHS['de'][day.month - 1]} {day.year}"
     return f"{day.day} {_MONTHS['en'][day.month - 1]} {day.year}"
@@ -196,6 +248,15 @@ def _date_filter(ctx: jinja2.runtime.Context, value: object) -> str:
 
 
 @jinja2.pass_context
+def _localize_filter(ctx: jinja2.runtime.Context, value: object) -> str:
+    if isinstance(value, Mapping):
+        lang = str(ctx.get("lang", DEFAULT_LANGUAGE))
+        chosen = value.get(lang) or value.get(DEFAULT_LANGUAGE) or next(iter(value.values()), "")
+        return str(chosen)
+    return str(value)
+
+
+@jinja2.pass_context
 def _datetime_filter(ctx: jinja2.runtime.Context, value: object) -> str:
     return _format_datetime(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
 
@@ -213,13 +274,17 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
     )
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
+    env.filters["localize"] = _localize_filter
     return env
 
 
 class MailRenderer:
     """Renders mail templates from one templates folder (the shipped one by default)."""
 
-    def __init__(self, root: Traversable | Path | None = None) -> None:
+    def __init__(
+        self, root: Traversable | Path | None = None, *, settings: TemplateSettings | None = None
+    ) -> None:
+        self._settings = settings if settings is not None else TemplateSettings()
         loader = _TraversableLoader(root if root is not None else templates_root())
         self._plain = _environment(loader, autoescape=False)
         self._html = _environment(loader, autoescape=True)
@@ -239,12 +304,14 @@ class MailRenderer:
         if "part" in context or "lang" in context:
             msg = f"{name}: context must not set the reserved variables 'part' or 'lang'"
             raise TemplateError(msg)
+        given = {key: value for key, value in context.items() if value is not None}
+        values = {**self._settings.defaults(lang, given), **given, "lang": lang}
         parts: dict[str, str] = {}
         for part in _PARTS:
             env = self._html if part == "html" else self._plain
             try:
                 template = env.get_template(name)
-                parts[part] = template.render({**context, "part": part, "lang": lang})
+                parts[part] = template.render({**values, "part": part})
             except jinja2.TemplateNotFound as err:
                 msg = f"{name}: template not found (missing: {err.name})"
                 raise TemplateError(msg) from err

@@ -61,3 +61,15 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "escalated_to": "die Bürgermeisterin",
     },
 }
+
+# Exactly what the procedure engine puts into NotificationRequest.context
+# (workflows/engine.py: notification_context); None values count as undefined.
+ENGINE_CONTEXT: dict[str, Any] = {
+    "procedure_title": "Bebauungsplan Nord",
+    "definition_id": "baugb-3-2",
+    "phase_id": "publication",
+    "phase_title": {"de": "Veröffentlichung", "en": "Publication"},
+    "round": 1,
+    "period_start": None,
+    "period_end": "2027-02-12",
+}

@@ -95,15 +95,16 @@ def test_late_statement_and_repeated_round_are_announced() -> None:
 
 
 def test_missing_variable_names_template_and_variable() -> None:
-    context = {k: v for k, v in SAMPLES["reminder"].items() if k != "days_left"}
-    with pytest.raises(TemplateError, match=r"reminder\.en\.j2: subject part: 'days_left'"):
-        render_mail("reminder", "en", context)
+    context = {k: v for k, v in SAMPLES["statement_receipt"].items() if k != "receipt_digest"}
+    with pytest.raises(
+        TemplateError, match=r"statement_receipt\.en\.j2: text part: 'receipt_digest'"
+    ):
+        render_mail("statement_receipt", "en", context)
 
 
-def test_missing_variable_in_layout_is_named_too() -> None:
-    context = {k: v for k, v in BASE.items() if k != "municipality_name"}
-    with pytest.raises(TemplateError, match=r"invitation\.de\.j2.*municipality_name"):
-        render_mail("invitation", "de", context)
+def test_missing_procedure_title_is_named() -> None:
+    with pytest.raises(TemplateError, match=r"invitation\.de\.j2: subject part: 'procedure_title'"):
+        render_mail("invitation", "de", {"procedure_url": PROCEDURE_URL})
 
 
 def test_unknown_template_and_language_are_clear_errors() -> None:
