@@ -164,3 +164,28 @@ def test_docker_compose_refuses_to_start_without_secrets() -> None:
     result = compose_config({})
     assert result.returncode != 0
     assert "TEMPORAL_DB_PASSWORD" in result.stderr or "CIVICFLOW_DB_PASSWORD" in result.stderr
+
+
+def test_dependencies_wait_for_what_their_condition_needs() -> None:
+    for name, service in services().items():
+        depends = service.get("depends_on") or {}
+        if isinstance(depends, list):  # the short form: service_started
+            depends = {target: {"condition": "service_started"} for target in depends}
+        for target, condition in depends.items():
+            assert target in services(), f"{name} depends on unknown {target}"
+            wanted = condition["condition"]
+            if wanted == "service_healthy":
+                assert "test" in services()[target].get("healthcheck", {}), (name, target)
+            elif wanted == "service_completed_successfully":
+                # A one-shot job: restarting it would keep dependants waiting forever.
+                assert services()[target].get("restart") == "no", (name, target)
+            else:
+                assert wanted == "service_started", (name, target)
+
+
+def test_interpolations_are_well_formed() -> None:
+    text = (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    found = re.findall(r"\$\{[^}]*\}", text)
+    assert found
+    for item in found:
+        assert re.fullmatch(r"\$\{[A-Z_][A-Z0-9_]*(?::?[-?][^}]*)?\}", item), item

@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+import subprocess
+import sys
 import tomllib
 from types import ModuleType
 
@@ -234,3 +236,28 @@ def test_runtime_requirements_rejects_a_nameless_requirement() -> None:
     module = runtime_requirements_module()
     with pytest.raises(ValueError, match="cannot read a project name"):
         module.normalize(">=1.0")
+
+
+def test_command_tree_imports_without_the_dev_only_packages() -> None:
+    """The image's build step runs `civicflow --help` without pgserver; so does this test.
+    A top-level import of a dev-only package anywhere under `civicflow` would fail both."""
+    blocked = ["pgserver"]  # the binaries packages ship no importable module
+    code = (
+        "import sys\n"
+        f"for name in {blocked!r}:\n"
+        "    sys.modules[name] = None  # import now raises ImportError\n"
+        "from worker.cli import main\n"
+        "sys.argv = ['civicflow', '--help']\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "worker" in result.stdout
+    assert "migrate" in result.stdout
