@@ -22,7 +22,15 @@ from pathlib import Path
 from typing import Final, Literal
 
 import aiosmtplib
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.notify.errors import DeliveryError, redact
@@ -48,6 +56,7 @@ _RESERVED_HEADERS: Final = frozenset(
         "mime-version",
         "auto-submitted",
         "sender",
+        "reply-to",
     }
 )
 _HEADER_NAME = re.compile(r"^[A-Za-z0-9-]{1,76}$")
@@ -80,6 +89,9 @@ class MailSettings(BaseSettings):
     password: SecretStr | None = Field(default=None, repr=False)
     from_address: str = "beteiligung@example.org"
     from_name: str | None = "civicflow"
+    reply_to: str | None = Field(
+        default=None, description="where replies go, e.g. the participation office"
+    )
     envelope_from: str | None = Field(
         default=None, description="bounce address (MAIL FROM); from_address when unset"
     )
@@ -90,10 +102,10 @@ class MailSettings(BaseSettings):
     validate_certs: bool = True
     ca_file: Path | None = None
 
-    @field_validator("from_address", "envelope_from")
+    @field_validator("from_address", "envelope_from", "reply_to")
     @classmethod
-    def _address(cls, value: str | None) -> str | None:
-        return None if value is None else _check_address(value, "from_address")
+    def _address(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else _check_address(value, str(info.field_name))
 
     @model_validator(mode="after")
     def _auth_pair(self) -> MailSettings:
@@ -186,6 +198,8 @@ def build_message(
     else:
         message["From"] = settings.from_address
     message["To"] = mail.to
+    if settings.reply_to:
+        message["Reply-To"] = settings.reply_to
     message["Subject"] = mail.subject
     message["Message-ID"] = f"<{message_id}>"
     message["Date"] = format_datetime(now or datetime.now(UTC))

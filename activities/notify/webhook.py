@@ -219,13 +219,17 @@ class WebhookSender:
         # The URL may hold a token in its query: messages name the subscriber and host only.
         where = f"webhook {subscriber.id} ({urlsplit(subscriber.url).hostname})"
         try:
-            response = await self._client.post(
+            # Streamed and never read: the receiver's body is of no interest, however large.
+            async with self._client.stream(
+                "POST",
                 subscriber.url,
                 content=body,
                 headers=headers,
                 timeout=self._timeout,
                 follow_redirects=False,
-            )
+            ) as response:
+                status = response.status_code
+                retry_after = _retry_after(response)
         except httpx.TimeoutException as err:
             msg = f"{where}: timed out ({type(err).__name__})"
             raise DeliveryError(msg, retryable=True, channel="webhook") from err
@@ -235,7 +239,6 @@ class WebhookSender:
         except httpx.TransportError as err:
             msg = f"{where}: connection failed ({type(err).__name__}: {err})"
             raise DeliveryError(msg, retryable=True, channel="webhook") from err
-        status = response.status_code
         if 200 <= status < 300:
             return
         retryable = status >= 500 or status in _RETRYABLE_STATUS
@@ -246,5 +249,5 @@ class WebhookSender:
             retryable=retryable,
             channel="webhook",
             status=status,
-            retry_after=_retry_after(response) if retryable else None,
+            retry_after=retry_after if retryable else None,
         )

@@ -44,11 +44,21 @@ class Received:
 class RecordingHandler:
     """Accepts everything and keeps it; optional fixed replies to RCPT or DATA."""
 
+    mail_reply: str | None = None
     rcpt_reply: str | None = None
     data_reply: str | None = None
     rcpt_script: list[str | None] = field(default_factory=list)  # replies in turn; None accepts
     rcpt_attempts: int = 0
     received: list[Received] = field(default_factory=list)
+
+    async def handle_MAIL(
+        self, server: Any, session: Any, envelope: Any, address: str, mail_options: Any
+    ) -> str:
+        if self.mail_reply is not None:
+            return self.mail_reply
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any

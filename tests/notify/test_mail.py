@@ -195,6 +195,28 @@ async def test_refused_data_is_classified_by_reply_code(
     assert caught.value.status == int(reply[:3])
 
 
+async def test_refused_sender_is_permanent(start_smtp: StartSmtp) -> None:
+    server = start_smtp(RecordingHandler(mail_reply="550 5.7.1 Sender not permitted"))
+    sender = MailSender(plain_settings(server.port))
+    with pytest.raises(DeliveryError, match="SenderRefused") as caught:
+        await sender.send(outbound("n-5b", "erika@example.org", "de", "reminder"))
+    assert (caught.value.retryable, caught.value.status) == (False, 550)
+
+
+async def test_reply_to_and_bounce_address(start_smtp: StartSmtp) -> None:
+    server = start_smtp()
+    settings = plain_settings(
+        server.port,
+        reply_to="buergerbeteiligung@heidelberg.example",
+        envelope_from="bounces@heidelberg.example",
+    )
+    await MailSender(settings).send(outbound("n-5c", "erika@example.org", "de", "reminder"))
+    [got] = server.handler.received
+    assert got.mail_from == "bounces@heidelberg.example"
+    assert got.message["Reply-To"] == "buergerbeteiligung@heidelberg.example"
+    assert got.message["From"].addresses[0].addr_spec == "beteiligung@heidelberg.example"
+
+
 async def test_refused_connection_is_retryable() -> None:
     sender = MailSender(plain_settings(free_port()))  # nothing listens there
     with pytest.raises(DeliveryError, match="unavailable") as caught:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from datetime import UTC, datetime, timedelta
+from email.utils import format_datetime
 
 import httpx
 import pytest
@@ -114,6 +115,16 @@ async def test_retry_after_is_passed_on(receiver: HttpReceiver) -> None:
         with pytest.raises(DeliveryError) as caught:
             await sender.deliver(subscriber(receiver.url), statement_event())
     assert caught.value.retry_after == 120.0
+
+
+async def test_retry_after_as_http_date(receiver: HttpReceiver) -> None:
+    later = format_datetime(datetime.now(UTC) + timedelta(hours=1), usegmt=True)
+    receiver.replies = [Reply(status=429, headers={"Retry-After": later})]
+    async with WebhookSender() as sender:
+        with pytest.raises(DeliveryError) as caught:
+            await sender.deliver(subscriber(receiver.url), statement_event())
+    assert caught.value.retry_after is not None
+    assert 3000 < caught.value.retry_after <= 3600
 
 
 async def test_retry_then_success(receiver: HttpReceiver) -> None:
