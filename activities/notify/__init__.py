@@ -28,6 +28,7 @@ from activities.notify.events import (
     build_event,
 )
 from activities.notify.mail import MailSender, MailSettings, OutboundMail, build_message
+from activities.notify.samples import SAMPLE_CONTEXTS, preview
 from activities.notify.templates import (
     LANGUAGES,
     STANDARD_TEMPLATES,
@@ -57,6 +58,7 @@ __all__ = [
     "PHASE_CHANGED",
     "PROCEDURE_COMPLETED",
     "PROCEDURE_STARTED",
+    "SAMPLE_CONTEXTS",
     "SEND_MAIL",
     "SIGNATURE_HEADER",
     "STANDARD_TEMPLATES",
@@ -80,6 +82,7 @@ __all__ = [
     "as_application_error",
     "build_event",
     "build_message",
+    "preview",
     "redact",
     "render_mail",
     "signature_header",

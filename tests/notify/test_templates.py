@@ -12,6 +12,7 @@ from activities.notify import (
     STANDARD_TEMPLATES,
     MailRenderer,
     TemplateError,
+    preview,
     render_mail,
     template_filename,
 )
@@ -150,3 +151,11 @@ def test_empty_subject_is_refused(tmp_path: Path) -> None:
     (tmp_path / "blank.de.j2").write_text("{% if part == 'text' %}x{% endif %}", encoding="utf-8")
     with pytest.raises(TemplateError, match=r"blank\.de\.j2: the subject block rendered empty"):
         MailRenderer(tmp_path).render("blank", "de", {})
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_preview_renders_every_standard_template(lang: str) -> None:
+    for template_id in STANDARD_TEMPLATES:
+        assert preview(template_id, lang).subject
+    with pytest.raises(KeyError, match="no example context for 'nothing'"):
+        preview("nothing", lang)
