@@ -69,6 +69,11 @@ def test_temporal_runs_on_the_stacks_postgresql_with_schema_first() -> None:
     temporal = services()["temporal"]
     assert temporal["environment"]["DB"] == "postgres12"
     assert temporal["environment"]["POSTGRES_SEEDS"] == "postgresql"
+    # Shards are fixed at first start; the file sets them on purpose and says so.
+    assert int(temporal["environment"]["NUM_HISTORY_SHARDS"]) >= 4
+    assert "CANNOT BE CHANGED" in (DEPLOY / "compose.yaml").read_text(encoding="utf-8")
+    dynamic = temporal["environment"]["DYNAMIC_CONFIG_FILE_PATH"]
+    assert any(volume.endswith(f":{dynamic}:ro") for volume in temporal["volumes"])
     assert temporal["depends_on"]["temporal-schema"]["condition"] == (
         "service_completed_successfully"
     )

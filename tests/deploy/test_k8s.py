@@ -124,6 +124,12 @@ def test_selectors_of_service_pdb_and_servicemonitor_match_the_pods() -> None:
     assert matches(monitor["spec"]["selector"]["matchLabels"], service["metadata"]["labels"])
     assert [e["port"] for e in monitor["spec"]["endpoints"]] == [service_port["name"]]
     assert all(e["path"] == "/metrics" for e in monitor["spec"]["endpoints"])
+    # The job name alerts and dashboard select on, whatever the Service is called.
+    prometheus = load_yaml(DEPLOY / "prometheus" / "prometheus.yml")
+    jobs = {job["job_name"] for job in prometheus["scrape_configs"]}
+    job = service["metadata"]["labels"][monitor["spec"]["jobLabel"]]
+    assert job == "civicflow-worker"
+    assert job in jobs
 
 
 def test_hpa_scales_the_deployment_on_cpu() -> None:
@@ -292,6 +298,8 @@ def test_kustomize_tenant_overlay_isolates_selectors_and_settings() -> None:
     assert tenant.items() <= docs["Service"]["spec"]["selector"].items()
     assert tenant.items() <= docs["PodDisruptionBudget"]["spec"]["selector"]["matchLabels"].items()
     assert tenant.items() <= docs["ServiceMonitor"]["spec"]["selector"]["matchLabels"].items()
+    job_label = docs["ServiceMonitor"]["spec"]["jobLabel"]
+    assert docs["Service"]["metadata"]["labels"][job_label] == "civicflow-worker"
     assert (
         docs["HorizontalPodAutoscaler"]["spec"]["scaleTargetRef"]["name"]
         == (deployment["metadata"]["name"])
