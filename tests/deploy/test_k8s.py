@@ -153,7 +153,8 @@ def test_settings_come_from_the_configmap_and_secret_references() -> None:
     known = {f"CIVICFLOW_{field.upper()}" for field in Settings.model_fields}
     assert set(CONFIG) <= known, set(CONFIG) - known
     assert WORKER["envFrom"] == [
-        {"configMapRef": {"name": BASE_OBJECTS["ConfigMap"]["metadata"]["name"]}}
+        {"configMapRef": {"name": BASE_OBJECTS["ConfigMap"]["metadata"]["name"]}},
+        {"secretRef": {"name": "civicflow-worker-secrets", "optional": True}},
     ]
     env = {item["name"]: item for item in WORKER["env"]}
     assert env["CIVICFLOW_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
