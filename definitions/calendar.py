@@ -1,9 +1,11 @@
 """Legal calendar: deadline arithmetic of BGB §§187-193 per German Land, Europe/Berlin.
 
 Pure functions, no I/O, no clocks: the `Procedure` workflow calls them from workflow code.
-Public holidays come from the `holidays` package, computed once at import for 1991-2150 and
-kept as frozensets (importing this module is the only moment the package touches its locale
-files); time zone data is loaded once at import as well.
+Public holidays come from the `holidays` package, computed per Land and year on first use
+(without its gettext translations, so no file is read) and cached as frozensets; years
+1991-2150 are supported. The Europe/Berlin zone is loaded once at import. The module works in
+Temporal's workflow sandbox either way; importing it with
+`workflow.unsafe.imports_passed_through()` avoids re-importing `holidays` for every run.
 
 Duration expressions of the procedure language (`parse_duration`):
 
@@ -33,6 +35,7 @@ Counting (`period_end(start, duration, land, start_counts=...)` returns the last
 `deadline_instant(last_day)` gives the end of that day (24:00 Europe/Berlin, so 00:00 of the
 next day) as an aware UTC datetime, for durable timers; it is DST-safe because midnight always
 exists in Berlin. `berlin_date(instant)` converts `workflow.now()` into the local legal date.
+Both follow the German summer-time rule directly (no `zoneinfo`, which the sandbox restricts).
 
 Holidays are the Land-wide public holidays the `holidays` package lists for the subdivision
 (e.g. Fronleichnam in BW/BY/HE/NW/RP/SL, Reformationstag in the eastern Länder and
@@ -75,14 +78,38 @@ LandCode = Literal[
 ]
 LANDS: Final[tuple[str, ...]] = get_args(LandCode)
 BERLIN: Final = ZoneInfo("Europe/Berlin")
+"""The zone itself, for code outside workflows (the sandbox restricts `zoneinfo`)."""
 FIRST_YEAR: Final = 1991  # German unity: the `holidays` data for Germany starts here
 LAST_YEAR: Final = 2150
 
-# Computed once at import: frozensets are immutable, so workflow threads can share them.
-_HOLIDAYS: Final[dict[str, frozenset[date]]] = {
-    land: frozenset(Germany(subdiv=land, years=range(FIRST_YEAR, LAST_YEAR + 1)).keys())
-    for land in LANDS
-}
+
+def _untranslated(message: str) -> str:
+    return message
+
+
+class _Germany(Germany):
+    """The `holidays` data for Germany without translations.
+
+    Only the dates matter here. Skipping gettext keeps construction free of file access, so
+    the calendar also works inside Temporal's workflow sandbox when it is not passed through.
+    """
+
+    def _init_translation(self) -> None:
+        self.tr = _untranslated
+
+
+# Filled lazily per (Land, year); values are immutable frozensets, so workflow threads may
+# share the cache (a race only computes the same set twice).
+_HOLIDAYS: Final[dict[tuple[str, int], frozenset[date]]] = {}
+
+
+def _holidays(land: str, year: int) -> frozenset[date]:
+    key = (land, year)
+    found = _HOLIDAYS.get(key)
+    if found is None:
+        found = frozenset(_Germany(subdiv=land, years=year).keys())
+        _HOLIDAYS[key] = found
+    return found
 
 
 class DurationError(ValueError):
@@ -161,12 +188,10 @@ def _as_duration(duration: Duration | str) -> Duration:
     return parse_duration(duration) if isinstance(duration, str) else duration
 
 
-def _check_land(land: str) -> frozenset[date]:
-    try:
-        return _HOLIDAYS[land]
-    except KeyError:
+def _check_land(land: str) -> None:
+    if land not in LANDS:
         msg = f"unknown Land {land!r}; expected one of {', '.join(LANDS)}"
-        raise ValueError(msg) from None
+        raise ValueError(msg)
 
 
 def _check_year(day: date) -> None:
@@ -177,13 +202,16 @@ def _check_year(day: date) -> None:
 
 def holidays_of(land: str, year: int) -> list[date]:
     """The Land's public holidays in `year`, sorted."""
-    return sorted(d for d in _check_land(land) if d.year == year)
+    _check_land(land)
+    _check_year(date(year, 1, 1))
+    return sorted(_holidays(land, year))
 
 
 def is_working_day(day: date, land: str) -> bool:
     """Monday to Friday and not a public holiday of the Land (BGB §193)."""
     _check_year(day)
-    return day.weekday() < 5 and day not in _check_land(land)  # Monday..Friday
+    _check_land(land)
+    return day.weekday() < 5 and day not in _holidays(land, day.year)  # Monday..Friday
 
 
 def next_working_day(day: date, land: str) -> date:
@@ -230,14 +258,13 @@ def period_end(
 ) -> date:
     """The legal last day of a period that starts with `start` (see the module docstring)."""
     _check_year(start)
-    holidays = _check_land(land)
+    _check_land(land)
     dur = _as_duration(duration)
     if dur.working_days:
         day = start if start_counts else start + timedelta(days=1)
         remaining = dur.working_days
         while True:
-            _check_year(day)
-            if day.weekday() < 5 and day not in holidays:
+            if is_working_day(day, land):
                 remaining -= 1
                 if remaining == 0:
                     return day
@@ -267,15 +294,47 @@ def earliest_start_after_lead(announcement: date, lead: Duration | str, land: st
     return period_end(announcement, lead, land, apply_193=False) + timedelta(days=1)
 
 
+def _last_sunday(year: int, month: int) -> date:
+    last = date(year, month, _stdcal.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - 6) % 7)
+
+
+def _summer_time(year: int) -> tuple[datetime, datetime]:
+    """Start and end of German summer time in `year`, both at 01:00 UTC.
+
+    EU rule (Directive 2000/84/EC, in Germany the Sommerzeitverordnung): last Sunday of March
+    to last Sunday of October; until 1995 it ended on the last Sunday of September.
+    """
+    end_month = 10 if year >= 1996 else 9  # the EU rule of 1996
+    return (
+        datetime.combine(_last_sunday(year, 3), time(1), tzinfo=UTC),
+        datetime.combine(_last_sunday(year, end_month), time(1), tzinfo=UTC),
+    )
+
+
+def _berlin_offset(instant_utc: datetime) -> timedelta:
+    start, end = _summer_time(instant_utc.year)
+    return timedelta(hours=2) if start <= instant_utc < end else timedelta(hours=1)
+
+
 def deadline_instant(last_day: date) -> datetime:
-    """End of `last_day` (24:00 Europe/Berlin) as an aware UTC datetime, for timers."""
-    midnight = datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=BERLIN)
-    return midnight.astimezone(UTC)
+    """End of `last_day` (24:00 Europe/Berlin) as an aware UTC datetime, for timers.
+
+    Computed from the summer-time rule rather than `zoneinfo`, which Temporal's sandbox
+    restricts; a test compares it with `zoneinfo` for every day of the supported years.
+    Midnight always exists in Berlin: the clocks change at 02:00/03:00 local time.
+    """
+    next_day = last_day + timedelta(days=1)
+    start, end = _summer_time(next_day.year)
+    summer = start.date() < next_day <= end.date()
+    offset = timedelta(hours=2) if summer else timedelta(hours=1)
+    return datetime.combine(next_day, time(0), tzinfo=UTC) - offset
 
 
 def berlin_date(instant: datetime) -> date:
     """The Berlin calendar date of an aware instant (e.g. `workflow.now()`)."""
-    if instant.tzinfo is None:
+    if instant.tzinfo is None or instant.utcoffset() is None:
         msg = f"expected an aware datetime, got naive {instant.isoformat()}"
         raise ValueError(msg)
-    return instant.astimezone(BERLIN).date()
+    utc = instant.astimezone(UTC)
+    return (utc + _berlin_offset(utc)).date()

@@ -368,3 +368,20 @@ def test_deadline_instant_is_the_next_berlin_midnight(day: date) -> None:
 @given(duration=durations)
 def test_canonical_round_trip(duration: calendar.Duration) -> None:
     assert calendar.parse_duration(duration.canonical()) == duration
+
+
+def test_berlin_rule_matches_zoneinfo_every_day() -> None:
+    day = date(calendar.FIRST_YEAR, 1, 1)
+    while day.year <= calendar.LAST_YEAR:
+        local_midnight = datetime.combine(day + timedelta(days=1), datetime.min.time())
+        expected = local_midnight.replace(tzinfo=calendar.BERLIN).astimezone(UTC)
+        assert calendar.deadline_instant(day) == expected, day
+        day += timedelta(days=1)
+
+
+@pytest.mark.parametrize("year", [1991, 1995, 1996, 2024, 2025, 2100])
+def test_berlin_date_matches_zoneinfo_around_transitions(year: int) -> None:
+    instant = datetime(year, 1, 1, tzinfo=UTC)
+    while instant.year == year:
+        assert calendar.berlin_date(instant) == instant.astimezone(calendar.BERLIN).date()
+        instant += timedelta(minutes=30)
