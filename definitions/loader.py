@@ -10,7 +10,9 @@ API for the engine's `load_definition` activity and the CLI:
   `definition.model_dump(mode="json")`; a running procedure pins it.
 All of them raise `DefinitionError` (a ValueError) whose `problems` list everything found:
 YAML syntax, schema (pydantic) and semantic problems (`definitions.validate`), each formatted
-`file:line:col: dotted.path: problem` plus the source line with a caret.
+`file:line:col: dotted.path: problem` plus the source line with a caret. A YAML syntax error
+stops there; when some phases fail the schema, the other phases are still checked
+semantically (reference checks; the graph checks need every phase).
 
 Safety: only `yaml.SafeLoader` (no tags that construct objects, nothing executes); files over
 `MAX_BYTES` are refused before parsing; more than `MAX_ALIASES` aliases (a YAML bomb), nesting
@@ -261,6 +263,30 @@ def _schema_problems(exc: ValidationError, source_map: SourceMap) -> list[Proble
     return [source_map.problem(path, "; or ".join(msgs)) for path, msgs in by_path.items()]
 
 
+def _salvage(
+    data: dict[str, Any], exc: ValidationError
+) -> tuple[Definition, validate.Partial] | None:
+    """When only some phases fail the schema, the rest can still be checked semantically."""
+    locs = [tuple(err["loc"]) for err in exc.errors()]
+    if not all(len(loc) > 1 and loc[0] == "phases" and isinstance(loc[1], int) for loc in locs):
+        return None
+    phases = data.get("phases")
+    if not isinstance(phases, list):
+        return None
+    bad = {loc[1] for loc in locs}
+    kept = [i for i in range(len(phases)) if i not in bad]
+    try:
+        definition = Definition.model_validate({**data, "phases": [phases[i] for i in kept]})
+    except ValidationError:
+        return None
+    dropped = {
+        phase["id"]
+        for i, phase in enumerate(phases)
+        if i in bad and isinstance(phase, dict) and isinstance(phase.get("id"), str)
+    }
+    return definition, validate.Partial(kept, frozenset(dropped))
+
+
 def load_text(
     text: str, source: str = "<definition>", *, semantic: bool = True
 ) -> LoadedDefinition:
@@ -274,7 +300,11 @@ def load_text(
     try:
         definition = Definition.model_validate(data)
     except ValidationError as exc:
-        raise DefinitionError(_schema_problems(exc, source_map)) from None
+        problems = _schema_problems(exc, source_map)
+        salvaged = _salvage(data, exc) if semantic else None
+        if salvaged is not None:
+            problems += validate.check(salvaged[0], source_map, partial=salvaged[1])
+        raise DefinitionError(problems) from None
     if semantic:
         problems = validate.check(definition, source_map)
         if problems:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib.resources
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, Final
 
 from definitions.problems import Problem, SourceMap
@@ -35,7 +36,7 @@ from definitions.schema import (
     resolve_duration,
 )
 
-__all__ = ["LEGAL_MINIMA", "check", "check_bound_parameters", "template_exists"]
+__all__ = ["LEGAL_MINIMA", "Partial", "check", "check_bound_parameters", "template_exists"]
 
 LEGAL_MINIMA: Final[dict[tuple[str, str], int]] = {
     ("baugb", "§3(2)"): 30,  # one month, at least 30 days
@@ -109,11 +110,29 @@ def _int_fields(phase: Phase, base: Path) -> Iterator[tuple[Path, int | str]]:
         yield (*base, "accepts", "votes", "points_per_voter"), phase.accepts.votes.points_per_voter
 
 
+@dataclass(frozen=True)
+class Partial:
+    """The file had schema problems in some phases; `definition` holds only the others.
+
+    `phase_index[i]` is the position in the file of the definition's i-th phase; the phases
+    in `dropped_phase_ids` exist in the file but failed the schema. The graph checks are
+    skipped (they would report the consequences of the dropped phases).
+    """
+
+    phase_index: list[int]
+    dropped_phase_ids: frozenset[str]
+
+
 class _Checker:
     def __init__(
-        self, definition: Definition, source_map: SourceMap, templates: Callable[[str], bool]
+        self,
+        definition: Definition,
+        source_map: SourceMap,
+        templates: Callable[[str], bool],
+        partial: Partial | None,
     ) -> None:
         self.template_exists = templates
+        self.partial = partial
         self.d = definition
         self.map = source_map
         self.problems: list[Problem] = []
@@ -123,6 +142,8 @@ class _Checker:
         self.params = {p.name: p for p in definition.parameters}
 
     def add(self, path: Path, message: str) -> None:
+        if self.partial and len(path) > 1 and path[0] == "phases" and isinstance(path[1], int):
+            path = ("phases", self.partial.phase_index[path[1]], *path[2:])
         self.problems.append(self.map.problem(path, message))
 
     def unique(self, field: str, ids: list[str], noun: str) -> None:
@@ -138,7 +159,8 @@ class _Checker:
             self.add(path, f"audience {audience_id!r} is not defined (defined: {known})")
 
     def phase_ref(self, path: Path, phase_id: str) -> None:
-        if phase_id != END and phase_id not in self.phase_ids:
+        dropped = self.partial.dropped_phase_ids if self.partial else frozenset()
+        if phase_id != END and phase_id not in self.phase_ids and phase_id not in dropped:
             known = ", ".join(self.phase_ids)
             self.add(path, f"unknown phase {phase_id!r} (phases: {known}, or {END})")
 
@@ -275,15 +297,17 @@ def check(
     source_map: SourceMap | None = None,
     *,
     templates: Callable[[str], bool] = template_exists,
+    partial: Partial | None = None,
 ) -> list[Problem]:
     """Every semantic problem of `definition`, positioned through `source_map`."""
     source_map = source_map or SourceMap(data=definition.model_dump(mode="json"))
-    checker = _Checker(definition, source_map, templates)
+    checker = _Checker(definition, source_map, templates, partial)
     checker.declarations()
     checker.parameters()
     for i, phase in enumerate(definition.phases):
         checker.phase_refs(i, phase)
-    checker.graph()
+    if partial is None:
+        checker.graph()
     checker.legal()
     return checker.problems
 

@@ -424,3 +424,21 @@ def test_not_utf8(tmp_path: Path) -> None:
     path.write_bytes("title: Bürger".encode("latin-1"))
     with pytest.raises(DefinitionError, match="not UTF-8"):
         loader.load_file(path)
+
+
+def test_schema_and_semantic_problems_together() -> None:
+    text = edit(
+        [
+            ("type: deliberation", "type: debate"),
+            ("template: reminder", "template: remindr"),
+            ("duration: P1W,", "duration: 1 week,"),
+        ]
+    )
+    with pytest.raises(DefinitionError) as info:
+        loader.load_text(text, "t.yaml")
+    found = [(p.position.line if p.position else 0, p.path) for p in info.value.problems]
+    assert found == [
+        (26, "phases.announcement.period.duration"),
+        (37, "phases.hearing.notifications.0.template"),
+        (39, "phases.weighing.type"),
+    ]
