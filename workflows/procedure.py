@@ -65,6 +65,18 @@ def _parse(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
         raise Rejected(msg) from err
 
 
+def _parameter_problems(defn: Definition, given: dict[str, Any], err: ValueError) -> str:
+    """Name each bad parameter: `hearing_period: expected ISO-8601 duration ...`."""
+    problems = []
+    for name, value in given.items():
+        try:
+            bind_parameters(defn, {name: value})
+        except ValueError as one:
+            text = str(one)
+            problems.append(text if name in text else f"{name}: {text}")
+    return "; ".join(problems) or str(err)
+
+
 def _key_text(key: Any) -> str | None:
     return None if key is None else str(key)[:200]
 
@@ -152,7 +164,7 @@ class ProcedureWorkflow(EngineBase):
         try:
             params = bind_parameters(defn, start.parameters)
         except ValueError as err:
-            raise _fail("parameters", str(err)) from err
+            raise _fail("parameters", _parameter_problems(defn, start.parameters, err)) from err
         self.defn = defn
         self.state = ProcedureState(
             procedure_id=wf_id,

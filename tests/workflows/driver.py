@@ -16,6 +16,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from definitions.schema import Definition, Phase
 from tests.helpers import assert_eq_eventually
+from tests.workflows.support import outcome
 from workflows import messages as m
 from workflows.procedure import ProcedureWorkflow
 
@@ -52,7 +53,7 @@ class Driver:
             await self.feed(phase, status)
             await self.finish(phase, status, decisions.get(phase.id))
             await self.wait_next(status.visits)
-        result: m.ProcedureResult = await self.handle.result()
+        result: m.ProcedureResult = await outcome(self.env, self.handle)
         return result
 
     def audience_role(self, phase: Phase, status: m.ProcedureStatus) -> str:

@@ -14,6 +14,7 @@ from typing import Any
 from temporalio import activity
 
 from activities import contracts as c
+from activities import definitions_io
 from activities.records import (
     CommitmentRecord,
     DecisionRecord,
@@ -130,10 +131,13 @@ class FakeStorage:
                 new += 1
         return c.SendNotificationsResult(enqueued=new, duplicates=len(data.notifications) - new)
 
-    def activities(self) -> list[Callable[..., Any]]:
-        """Every activity, for `new_worker(..., activities=storage.activities())`."""
+    def activities(self, *, real_loader: bool = False) -> list[Callable[..., Any]]:
+        """Every activity, for `new_worker(..., activities=storage.activities())`.
+
+        `real_loader` registers the real `load_definition` (reads the catalogue) instead.
+        """
         return [
-            self.load_definition,
+            definitions_io.load_definition if real_loader else self.load_definition,
             self.record_procedure,
             self.append_events,
             self.store_statements,

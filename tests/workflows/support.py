@@ -7,6 +7,7 @@ from datetime import date
 from typing import Any
 
 from temporalio.client import Client, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
 
 from activities import contracts as c
 from activities.definitions_io import loaded_result
@@ -67,3 +68,27 @@ async def wait_phase(handle: WorkflowHandle[Any, Any], phase: str | None, rnd: i
         return status.phase_id, status.round
 
     await assert_eq_eventually((phase, rnd), current)
+
+
+async def outcome(env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any]) -> Any:
+    """The workflow's result, without letting the test server skip time while waiting.
+
+    Awaiting a result normally unlocks time skipping, and the server then jumps to its next
+    timer (years ahead); the shared session clock would drift towards the calendar's end.
+    """
+    with env.auto_time_skipping_disabled():
+        return await handle.result()
+
+
+async def cancel(
+    env: WorkflowEnvironment, handle: WorkflowHandle[Any, Any], role: str = "administration"
+) -> None:
+    """End a test procedure through its own admin update and wait for the result.
+
+    (Terminating instead leaves the time-skipping server unable to skip time for the next
+    test, so tests finish their procedures the way an administrator would.)
+    """
+    data = m.AdminCancelInput(idempotency_key="test-over", role=role, reason="test over")
+    await handle.execute_update(ProcedureWorkflow.admin_cancel, data)
+    result = await outcome(env, handle)
+    assert result.state == "cancelled"

@@ -8,7 +8,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import new_worker
 from tests.workflows.fakes import FakeStorage
-from tests.workflows.support import load_catalogue, start, start_input, statement, wait_phase
+from tests.workflows.support import (
+    load_catalogue,
+    outcome,
+    start,
+    start_input,
+    statement,
+    wait_phase,
+)
 from workflows import messages as m
 from workflows.procedure import ProcedureWorkflow
 
@@ -66,7 +73,7 @@ async def test_two_rounds_then_decision(env: WorkflowEnvironment) -> None:
             ProcedureWorkflow.admin_advance,
             m.AdminAdvanceInput(idempotency_key="a1", role="council", reason="Satzungsbeschluss"),
         )
-        result = await handle.result()
+        result = await outcome(env, handle)
         assert result.state == "completed"
         assert result.counts["statements"] == 7
         assert result.counts["late"] == 1

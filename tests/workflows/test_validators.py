@@ -17,7 +17,14 @@ from temporalio.worker import Worker
 
 from tests.helpers import new_worker
 from tests.workflows.fakes import FakeStorage
-from tests.workflows.support import load_catalogue, start, start_input, statement, wait_phase
+from tests.workflows.support import (
+    load_catalogue,
+    outcome,
+    start,
+    start_input,
+    statement,
+    wait_phase,
+)
 from workflows import messages as m
 from workflows.procedure import ProcedureWorkflow
 
@@ -164,7 +171,7 @@ async def test_statement_validators(
         idempotency_key="z", role="administration", reason="Planung aufgegeben"
     )
     await handle.execute_update(ProcedureWorkflow.admin_cancel, cancel)
-    result = await handle.result()
+    result = await outcome(env, handle)
     assert result.state == "cancelled"
     assert result.reason == "Planung aufgegeben"
 
@@ -229,4 +236,4 @@ async def test_participation_validators(
     assert status.open_commitments == [added.id]
     cancel = m.AdminCancelInput(idempotency_key="z", role="council", reason="Test zu Ende")
     await handle.execute_update(ProcedureWorkflow.admin_cancel, cancel)
-    assert (await handle.result()).state == "cancelled"
+    assert (await outcome(env, handle)).state == "cancelled"
