@@ -77,42 +77,55 @@ async def lock_head(conn: asyncpg.Connection, procedure_id: str) -> tuple[int, s
     Every writer of a procedure's events (and of its statements) takes this lock first, so
     appends are serialised per procedure while different procedures never wait on each other.
     """
-    await conn.execute(
-        "INSERT INTO audit_heads (procedure_id) VALUES ($1) ON CONFLICT DO NOTHING", procedure_id
-    )
+    # One round trip: the no-op DO UPDATE locks the row (new or existing) and returns it, and
+    # unlike SELECT ... FOR UPDATE it also sees a head that a concurrent writer just created.
     head = await conn.fetchrow(
-        "SELECT last_seq, last_hash FROM audit_heads WHERE procedure_id = $1 FOR UPDATE",
+        "INSERT INTO audit_heads AS h (procedure_id) VALUES ($1) ON CONFLICT (procedure_id) "
+        "DO UPDATE SET last_seq = h.last_seq RETURNING last_seq, last_hash",
         procedure_id,
     )
-    assert head is not None  # inserted above or by a concurrent writer
+    assert head is not None  # RETURNING of an upsert always yields the row
     return int(head["last_seq"]), str(head["last_hash"])
 
 
 async def append_events(
-    conn: asyncpg.Connection, procedure_id: str, events: Sequence[NewEvent]
+    conn: asyncpg.Connection,
+    procedure_id: str,
+    events: Sequence[NewEvent],
+    *,
+    head: tuple[int, str] | None = None,
+    known_new: bool = False,
 ) -> list[AppendedEvent]:
     """Append `events` to the procedure's chain; must run inside the caller's transaction.
 
     Events whose id is already in the log are not appended again; their stored seq and hash are
-    returned with `created=False`. The result is in input order.
+    returned with `created=False`. The result is in input order. A caller that already holds
+    the head lock in this transaction passes what `lock_head` returned as `head`; one that
+    knows the ids are new (derived from rows it just inserted) passes `known_new` to skip the
+    lookup; the unique key still guards it.
     """
     if not conn.is_in_transaction():
         msg = "append_events: expected to run inside a transaction (the chain head is locked)"
         raise RuntimeError(msg)
     if not events:
         return []
-    head_seq, head_hash = await lock_head(conn, procedure_id)
+    head_seq, head_hash = head if head is not None else await lock_head(conn, procedure_id)
     ids = [event.event_id for event in events]
-    stored = {
-        row["event_id"]: AppendedEvent(
-            row["event_id"], row["event_type"], row["seq"], row["hash"], created=False
-        )
-        for row in await conn.fetch(
+    found = (
+        []
+        if known_new
+        else await conn.fetch(
             "SELECT event_id, event_type, seq, hash FROM events "
             "WHERE procedure_id = $1 AND event_id = ANY($2::text[])",
             procedure_id,
             ids,
         )
+    )
+    stored = {
+        row["event_id"]: AppendedEvent(
+            row["event_id"], row["event_type"], row["seq"], row["hash"], created=False
+        )
+        for row in found
     }
     seq, prev = head_seq, head_hash
     rows: list[tuple[Any, ...]] = []
@@ -129,22 +142,15 @@ async def append_events(
         )
         prev = digest
     if rows:
-        await conn.copy_records_to_table(
-            "events",
-            records=rows,
-            columns=[
-                "procedure_id",
-                "seq",
-                "event_id",
-                "event_type",
-                "occurred_at",
-                "payload",
-                "prev_hash",
-                "hash",
-            ],
-        )
+        columns = list(zip(*rows, strict=True))
+        # Rows and the new head in one round trip.
         await conn.execute(
-            "UPDATE audit_heads SET last_seq = $2, last_hash = $3 WHERE procedure_id = $1",
+            "WITH appended AS (INSERT INTO events (procedure_id, seq, event_id, event_type, "
+            "occurred_at, payload, prev_hash, hash) SELECT * FROM unnest($1::text[], "
+            "$2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], "
+            "$8::text[])) "
+            "UPDATE audit_heads SET last_seq = $10, last_hash = $11 WHERE procedure_id = $9",
+            *(list(column) for column in columns),
             procedure_id,
             seq,
             prev,

@@ -12,16 +12,19 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from datetime import UTC, date, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 __all__ = [
+    "CANONICAL_ENCODER",
     "GENESIS_HASH",
     "CanonicalError",
     "canonical_json",
     "chain_hash",
     "record_digest",
     "salted_digest",
+    "statement_digest",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -32,12 +35,16 @@ class CanonicalError(ValueError):
     """A value cannot be written canonically (NaN, an object that is not JSON, ...)."""
 
 
+CANONICAL_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+)
+"""One shared encoder: `json.dumps` with options builds a new encoder on every call."""
+
+
 def canonical_json(value: Any) -> str:
     """`value` as canonical JSON text (sorted keys, compact separators, UTF-8)."""
     try:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-        )
+        return CANONICAL_ENCODER.encode(value)
     except (TypeError, ValueError) as err:
         msg = f"payload: expected finite JSON values (dict, list, str, number, bool, null): {err}"
         raise CanonicalError(msg) from err
@@ -73,3 +80,50 @@ def record_digest(*values: object) -> str:
     verified, so datetimes are normalised to UTC and dates to ISO text first.
     """
     return hashlib.sha256(canonical_json([_plain(value) for value in values]).encode()).hexdigest()
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MICROSECOND = timedelta(microseconds=1)
+
+
+def statement_digest(
+    statement_id: str,
+    sequence: int,
+    round_: int,
+    phase_id: str,
+    author_ref: str | None,
+    statement_type: str,
+    text: str,
+    attachments: Sequence[str],
+    received_at: datetime,
+    late: bool,
+    receipt_digest: str,
+) -> str:
+    """The record digest of a statement: intake's hot loop, so not JSON but netstrings.
+
+    Strings are length-prefixed (`<len>:<text>`), so no field can bleed into the next; the
+    time is whole microseconds since the epoch. About three times faster than
+    `record_digest`, which matters when a batch of thousands is anchored in one event.
+    """
+    author = "-" if author_ref is None else "%d:%s" % (len(author_ref), author_ref)  # noqa: UP031
+    files = "".join(["%d:%s" % (len(a), a) for a in attachments])  # noqa: UP031
+    # %-formatting: about twice as fast as f-strings with helper calls, in intake's hot loop.
+    text_form = "%d:%s|%d|%d|%d:%s|%s|%d:%s|%d:%s|%d[%s]|%d|%d|%s" % (  # noqa: UP031
+        len(statement_id),
+        statement_id,
+        sequence,
+        round_,
+        len(phase_id),
+        phase_id,
+        author,
+        len(statement_type),
+        statement_type,
+        len(text),
+        text,
+        len(attachments),
+        files,
+        (received_at - _EPOCH) // _MICROSECOND,
+        late,
+        receipt_digest,
+    )
+    return hashlib.sha256(text_form.encode()).hexdigest()

@@ -27,7 +27,7 @@ from activities.records import (
     stable_id,
 )
 from activities.storage.audit import NewEvent, append_events
-from activities.storage.canonical import record_digest, salted_digest
+from activities.storage.canonical import record_digest, salted_digest, statement_digest
 
 __all__ = [
     "RECORD_FIELDS",
@@ -87,7 +87,10 @@ RECORD_KEYS: dict[str, tuple[str, str]] = {
 
 def digest_of(table: str, values: Mapping[str, Any]) -> str:
     """The record digest of a row or record of `table` (same result for both)."""
-    return record_digest(*(values[name] for name in RECORD_FIELDS[table]))
+    fields = [values[name] for name in RECORD_FIELDS[table]]
+    if table == "statements":
+        return statement_digest(*fields)
+    return record_digest(*fields)
 
 
 def row_values(table: str, row: Mapping[str, Any]) -> dict[str, Any]:
