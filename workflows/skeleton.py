@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from temporalio import workflow
 
 with workflow.unsafe.imports_passed_through():
@@ -24,7 +24,9 @@ class SkeletonInput(BaseModel):
     message: str = Field(min_length=1, max_length=500)
 
 
-@workflow.defn(name="Skeleton")
+# Invalid input (e.g. an empty message) fails the run at once with the pydantic error, instead
+# of failing the first workflow task again and again.
+@workflow.defn(name="Skeleton", failure_exception_types=[ValidationError])
 class SkeletonWorkflow:
     """Runs `record_ping` once and returns the stored row's id."""
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import pytest
 from prometheus_client import CollectorRegistry
+from temporalio.client import WorkflowFailureError
 from temporalio.testing import ActivityEnvironment, WorkflowEnvironment
 
 from activities.skeleton import PingInput, SkeletonActivities
+from tests.helpers import new_worker
 from worker import registry
 from worker.config import load_settings
 from worker.run import build_worker
@@ -71,3 +74,16 @@ def test_registry_lists_skeleton() -> None:
         for fn in registry.activity_methods(SkeletonActivities.__new__(SkeletonActivities))
     ]
     assert names == ["record_ping"]
+
+
+async def test_invalid_input_fails_the_run_at_once(dev_env: WorkflowEnvironment) -> None:
+    task_queue = f"skeleton-bad-{uuid.uuid4()}"
+    worker = new_worker(dev_env.client, SkeletonWorkflow, task_queue=task_queue)
+    async with worker:
+        handle = await dev_env.client.start_workflow(
+            "Skeleton", {"message": ""}, id=f"bad-{uuid.uuid4()}", task_queue=task_queue
+        )
+        with pytest.raises(WorkflowFailureError) as caught:
+            await asyncio.wait_for(handle.result(), timeout=60)
+    assert "message" in str(caught.value.cause)
+    assert "at least 1 character" in str(caught.value.cause)

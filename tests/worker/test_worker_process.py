@@ -9,10 +9,12 @@ import subprocess
 import uuid
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.storage.migrate import available_migrations
 from tests.helpers import free_port
 
 pytestmark = pytest.mark.integration
@@ -164,3 +166,52 @@ async def test_worker_serves_both_metrics_and_exits_0_on_sigterm(
     assert "worker started" in events
     assert "worker stopped" in events
     assert all("level" in record and "timestamp" in record for record in records)
+
+
+async def test_migrate_flag_prepares_a_fresh_schema(
+    civicflow_exe: Path,
+    clean_env: dict[str, str],
+    dev_env: WorkflowEnvironment,
+    database_url: str,
+    tmp_path: Path,
+) -> None:
+    schema = f"fresh_{uuid.uuid4().hex[:10]}"
+    log_path = tmp_path / "worker.log"
+    env = {
+        **clean_env,
+        "CIVICFLOW_TEMPORAL_ADDRESS": dev_env.client.service_client.config.target_host,
+        "CIVICFLOW_DATABASE_URL": database_url,
+        "CIVICFLOW_DATABASE_SCHEMA": schema,
+        "CIVICFLOW_TASK_QUEUE": f"migrate-{uuid.uuid4()}",
+        "CIVICFLOW_METRICS_PORT": "0",
+    }
+    try:
+        with log_path.open("w") as log:
+            proc = await asyncio.create_subprocess_exec(
+                str(civicflow_exe), "worker", "--migrate", env=env, stdout=log, stderr=log
+            )
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + 60
+                while '"worker started"' not in log_path.read_text():
+                    assert proc.returncode is None, log_path.read_text()
+                    assert loop.time() < deadline, log_path.read_text()
+                    await asyncio.sleep(0.1)
+                proc.send_signal(signal.SIGTERM)
+                assert await asyncio.wait_for(proc.wait(), timeout=_EXIT_WITHIN) == 0
+            finally:
+                if proc.returncode is None:
+                    proc.kill()
+                    await proc.wait()
+        conn = await asyncpg.connect(database_url)
+        try:
+            versions = await conn.fetch(f'SELECT version FROM "{schema}".schema_migrations')
+        finally:
+            await conn.close()
+        assert sorted(r["version"] for r in versions) == [m.version for m in available_migrations()]
+    finally:
+        conn = await asyncpg.connect(database_url)
+        try:
+            await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        finally:
+            await conn.close()
