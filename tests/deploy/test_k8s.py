@@ -310,6 +310,11 @@ def test_kustomize_tenant_overlay_isolates_selectors_and_settings() -> None:
     (container,) = deployment["spec"]["template"]["spec"]["containers"]
     assert container["envFrom"][0]["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
     env = {item["name"]: item for item in container["env"]}
+    # Every secret the tenant's worker reads is the tenant's own.
     assert env["CIVICFLOW_DATABASE_URL"]["valueFrom"]["secretKeyRef"]["name"] == (
         "civicflow-database-ags08221000"
     )
+    assert container["envFrom"][1]["secretRef"]["name"] == "civicflow-worker-secrets-ags08221000"
+    volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
+    assert volumes["temporal-tls"]["secret"]["secretName"] == "civicflow-temporal-tls-ags08221000"
+    assert volumes["temporal-tls"]["secret"]["defaultMode"] == 0o440
