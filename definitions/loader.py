@@ -341,14 +341,18 @@ def catalogue_root() -> Traversable:
     return importlib.resources.files("definitions").joinpath("catalogue")
 
 
-def _catalogue_files(definition_id: str | None = None) -> Iterator[tuple[Traversable, str]]:
+def _catalogue_files(
+    root: Traversable | None, definition_id: str | None = None
+) -> Iterator[tuple[Traversable, str]]:
     """Catalogue files, all or only those named `<id>.yaml` / `<id>@<version>.yaml`."""
-    for entry in sorted(catalogue_root().iterdir(), key=lambda e: e.name):
+    folder = root if root is not None else catalogue_root()
+    prefix = "definitions/catalogue" if root is None else str(root)
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         stem = entry.name.removesuffix(".yaml")
         if not entry.is_file() or stem == entry.name:
             continue
         if definition_id is None or stem.split("@", 1)[0] == definition_id:
-            yield entry, f"definitions/catalogue/{entry.name}"
+            yield entry, f"{prefix}/{entry.name}"
 
 
 def _load_catalogue_entry(entry: Traversable, source: str) -> LoadedDefinition:
@@ -365,11 +369,14 @@ def _version_key(version: str) -> tuple[int, ...]:
     return tuple(int(part) for part in version.split("."))
 
 
-def list_definitions() -> list[LoadedDefinition]:
-    """Every catalogue definition, sorted by id and version; DefinitionError names bad files."""
+def list_definitions(root: Traversable | None = None) -> list[LoadedDefinition]:
+    """Every catalogue definition, sorted by id and version; DefinitionError names bad files.
+
+    `root` is another catalogue folder (default: the packaged one).
+    """
     loaded: list[LoadedDefinition] = []
     problems: list[Problem] = []
-    for entry, source in _catalogue_files():
+    for entry, source in _catalogue_files(root):
         try:
             loaded.append(_load_catalogue_entry(entry, source))
         except DefinitionError as err:
@@ -379,11 +386,13 @@ def list_definitions() -> list[LoadedDefinition]:
     return sorted(loaded, key=lambda d: (d.definition.id, _version_key(d.definition.version)))
 
 
-def load_definition(definition_id: str, version: str | None = None) -> LoadedDefinition:
+def load_definition(
+    definition_id: str, version: str | None = None, *, root: Traversable | None = None
+) -> LoadedDefinition:
     """A catalogue definition by id and version (newest if None); LookupError if absent."""
     candidates = [
         d
-        for d in (_load_catalogue_entry(e, src) for e, src in _catalogue_files(definition_id))
+        for d in (_load_catalogue_entry(e, src) for e, src in _catalogue_files(root, definition_id))
         if version is None or d.definition.version == version
     ]
     if not candidates:
