@@ -25,8 +25,9 @@ CIVICFLOW_METRICS = {
     "civicflow_outbox_incidents",
     "civicflow_sdk_metrics_up",
 }
-# Not exported yet: a gauge of running procedures per phase (label `phase`), counted in
-# PostgreSQL like the outbox gauge. The dashboard's "Procedures by phase" panel needs it.
+# Not exported yet: a gauge of running procedures per phase (label `phase`), e.g. counted
+# with `Client.count_workflows('Phase = "<phase>" AND ExecutionStatus = "Running"')`. The
+# dashboard's "Procedures by phase" panel needs it.
 PROPOSED_METRICS = {"civicflow_procedures_in_phase"}
 # The Temporal SDK's (Core's) metrics with counters_total_suffix and durations_as_seconds,
 # as the worker configures them (worker/prometheus.py); names observed from temporalio 1.35,
