@@ -83,6 +83,7 @@ __all__ = [
     "Transition",
     "VoteSettings",
     "bind_parameters",
+    "check_parameter_value",
     "resolve_duration",
     "resolve_int",
 ]

@@ -36,7 +36,14 @@ from definitions.schema import (
     resolve_duration,
 )
 
-__all__ = ["LEGAL_MINIMA", "Partial", "check", "check_bound_parameters", "template_exists"]
+__all__ = [
+    "LEGAL_MINIMA",
+    "Partial",
+    "check",
+    "check_bound_parameters",
+    "legal_minimum",
+    "template_exists",
+]
 
 LEGAL_MINIMA: Final[dict[tuple[str, str], int]] = {
     ("baugb", "§3(2)"): 30,  # one month, at least 30 days
