@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import tempfile
 import uuid
+import warnings
 from collections.abc import AsyncIterator, Iterator
 
 import asyncpg
@@ -33,10 +34,15 @@ def database_url() -> Iterator[str]:
     if configured:
         yield configured
         return
-    import pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset (root shells, CI); harmless here.
+        warnings.simplefilter("ignore")
+        import pgserver
 
     with tempfile.TemporaryDirectory(prefix="civicflow-pg-") as data_dir:
-        server = pgserver.get_server(data_dir, cleanup_mode="stop")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            server = pgserver.get_server(data_dir, cleanup_mode="stop")
         try:
             yield server.get_uri()
         finally:
