@@ -5,8 +5,11 @@ from __future__ import annotations
 import typer
 
 from worker.commands import definitions as definitions_command
+from worker.commands.audit import audit_app
 from worker.commands.dev import dev
 from worker.commands.migrate import migrate
+from worker.commands.outbox import outbox_app
+from worker.commands.participants import participants_app
 from worker.commands.worker import worker
 
 __all__ = ["app", "main"]
@@ -26,6 +29,9 @@ def _root() -> None:
 
 
 app.add_typer(definitions_command.app, name="definitions")
+app.add_typer(audit_app, name="audit")
+app.add_typer(participants_app, name="participants")
+app.add_typer(outbox_app, name="outbox")
 app.command("dev")(dev)
 app.command("migrate")(migrate)
 app.command("worker")(worker)

@@ -54,7 +54,7 @@ async def webhook_messages(
     for event, link in fresh:
         cloud_type = EVENT_TYPE_PREFIX + event.type
         data = {
-            **event.payload,
+            **event.model_dump(mode="json", include={"payload"})["payload"],
             "event_id": event.event_id,
             "seq": link.seq,
             "hash": link.hash,
@@ -101,7 +101,7 @@ async def mail_messages(
             "notification_id": request.notification_id,
             "template": request.template,
             "audience": request.audience,
-            "context": request.context,
+            "context": request.model_dump(mode="json", include={"context"})["context"],
         }
         for participant_id in recipients:
             messages.append(

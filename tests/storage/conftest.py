@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import email
+import email.policy
 import hashlib
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from typing import Any
 
 import asyncpg
 import pytest
+from aiosmtpd.controller import Controller
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from activities import contracts
+from activities.notify.mail import MailSender, MailSettings
+from activities.notify.webhook import WebhookSender
 from activities.records import (
     CommitmentRecord,
     EventRecord,
@@ -21,6 +31,7 @@ from activities.records import (
 )
 from activities.storage.activities import StorageActivities
 from activities.storage.settings import StorageSettings
+from tests.helpers import free_port
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 PROCEDURE = "bplan-heidelberg-42"
@@ -142,4 +153,125 @@ def commitment(n: int, procedure_id: str = PROCEDURE) -> CommitmentRecord:
         due_date=date(2027, 6, 30),
         created_at=T0,
         receipt_digest=digest(f"commitment {n}"),
+    )
+
+
+# Real servers for delivery tests ---------------------------------------------------------
+
+
+@dataclass
+class Hit:
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class HttpReceiver:
+    """A minimal HTTP/1.1 webhook receiver: records requests, answers with `status`."""
+
+    status: int = 200
+    hits: list[Hit] = field(default_factory=list)
+    port: int = 0
+    server: asyncio.Server | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks"
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            headers = {}
+            for line in head.decode("latin-1").split("\r\n")[1:]:
+                if line:
+                    name, _, value = line.partition(":")
+                    headers[name.strip().lower()] = value.strip()
+            body = await reader.readexactly(int(headers.get("content-length", "0")))
+            self.hits.append(Hit(headers, body))
+            reply = f"HTTP/1.1 {self.status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            writer.write(reply.encode())
+            await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[HttpReceiver]:
+    recv = HttpReceiver()
+    recv.server = await asyncio.start_server(recv.handle, "127.0.0.1", 0)
+    recv.port = recv.server.sockets[0].getsockname()[1]
+    try:
+        yield recv
+    finally:
+        recv.server.close()
+        await recv.server.wait_closed()
+
+
+@dataclass
+class SmtpHandler:
+    """aiosmtpd handler: keeps accepted messages, or answers DATA with `data_reply`."""
+
+    data_reply: str | None = None
+    received: list[EmailMessage] = field(default_factory=list)
+    rcpt: list[str] = field(default_factory=list)
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.data_reply is not None:
+            return self.data_reply
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.received.append(message)
+        self.rcpt.extend(envelope.rcpt_tos)
+        return "250 accepted"
+
+
+@dataclass
+class Smtp:
+    handler: SmtpHandler
+    port: int
+
+    def sender(self) -> MailSender:
+        return MailSender(MailSettings(host="127.0.0.1", port=self.port, security="none"))
+
+
+@pytest.fixture
+def smtp() -> Iterator[Smtp]:
+    """A real SMTP server (aiosmtpd, in its own thread) on a free port."""
+    handler = SmtpHandler()
+    port = free_port()
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield Smtp(handler, port)
+    finally:
+        controller.stop()
+
+
+WEBHOOK_SECRET = "s3cr3t-for-tests-only-0123456789"
+
+
+def storage_with(
+    pool: asyncpg.Pool,
+    metrics: FreshMetrics,
+    *,
+    max_attempts: int = 3,
+    backoff_seconds: float = 0.0,
+    mail: MailSender | None = None,
+    webhooks: WebhookSender | None = None,
+) -> StorageActivities:
+    """Activities that deliver; backoff 0 makes every retry due at once (no sleeping)."""
+    settings = StorageSettings(
+        outbox_max_attempts=max_attempts, outbox_backoff_base_seconds=backoff_seconds
+    )
+    return StorageActivities(
+        pool,
+        metrics,
+        settings,
+        mail_sender=mail,
+        webhook_sender=webhooks,
+        secrets={"hooks-portal": WEBHOOK_SECRET}.get,
     )
