@@ -166,6 +166,8 @@ async def test_template_error_is_a_permanent_incident(
             3,
         ),
         ([Reply(status=400)], "incident:DeliveryError:permanent", 1),
+        # The receiver never answers the first request: the sender times out, Temporal retries.
+        ([Reply(hang=True), Reply(status=204)], "delivered", 2),
     ],
 )
 async def test_webhook_activity_retries_by_status(
@@ -188,7 +190,8 @@ async def test_webhook_activity_retries_by_status(
         time=workflow_time(),
         data={"statement_id": "s-1"},
     )
-    async with WebhookSender(timeout_seconds=5) as sender:
+    # Short enough to keep the hanging case quick, long enough for a local answer on a busy CI.
+    async with WebhookSender(timeout_seconds=2) as sender:
         activities = NotificationActivities(webhooks=sender, subscribers={"portal": subscriber})
         hook = DeliverWebhookInput(subscriber_id="portal", event=event)
         assert await run_workflow(env, activities, hook=hook) == expected
