@@ -28,7 +28,7 @@ import hashlib
 import importlib.resources
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
 from pathlib import Path as FsPath
@@ -288,9 +288,16 @@ def _salvage(
 
 
 def load_text(
-    text: str, source: str = "<definition>", *, semantic: bool = True
+    text: str,
+    source: str = "<definition>",
+    *,
+    semantic: bool = True,
+    templates: Callable[[str], bool] = validate.template_exists,
 ) -> LoadedDefinition:
-    """Parse, validate (schema, then semantics) and hash a definition; DefinitionError else."""
+    """Parse, validate (schema, then semantics) and hash a definition; DefinitionError else.
+
+    `templates` tells whether a template id exists (default: the packaged templates).
+    """
     data, source_map, problems = _parse(text, source)
     if problems:
         raise DefinitionError(problems)
@@ -303,10 +310,12 @@ def load_text(
         problems = _schema_problems(exc, source_map)
         salvaged = _salvage(data, exc) if semantic else None
         if salvaged is not None:
-            problems += validate.check(salvaged[0], source_map, partial=salvaged[1])
+            problems += validate.check(
+                salvaged[0], source_map, templates=templates, partial=salvaged[1]
+            )
         raise DefinitionError(problems) from None
     if semantic:
-        problems = validate.check(definition, source_map)
+        problems = validate.check(definition, source_map, templates=templates)
         if problems:
             raise DefinitionError(problems)
     return LoadedDefinition(definition, content_hash(definition), source, source_map)
@@ -325,7 +334,12 @@ def _read(resource: Traversable | FsPath, source: str) -> str:
         raise DefinitionError([Problem(source, "", msg)]) from None
 
 
-def load_file(path: str | FsPath, *, semantic: bool = True) -> LoadedDefinition:
+def load_file(
+    path: str | FsPath,
+    *,
+    semantic: bool = True,
+    templates: Callable[[str], bool] = validate.template_exists,
+) -> LoadedDefinition:
     """Load a definition from a file on disk."""
     source = str(path)
     try:
@@ -333,7 +347,7 @@ def load_file(path: str | FsPath, *, semantic: bool = True) -> LoadedDefinition:
     except OSError as err:
         msg = f"cannot read file: {err.strerror or err}"
         raise DefinitionError([Problem(source, "", msg)]) from None
-    return load_text(text, source, semantic=semantic)
+    return load_text(text, source, semantic=semantic, templates=templates)
 
 
 def catalogue_root() -> Traversable:

@@ -73,3 +73,17 @@ def test_schema_of_start_input() -> None:
     result = runner.invoke(app, ["definitions", "schema", "--start-input"])
     assert result.exit_code == 0, result.output
     assert "definition_id" in json.loads(result.stdout)["properties"]
+
+
+def test_validate_with_own_templates(tmp_path: Path) -> None:
+    text = (CATALOGUE / "baugb-3-2.yaml").read_text("utf-8")
+    own = tmp_path / "own.yaml"
+    own.write_text(text.replace("template: reminder", "template: erinnerung_kurz"))
+    result = runner.invoke(app, ["definitions", "validate", str(own)])
+    assert result.exit_code == 1
+    assert "template 'erinnerung_kurz' not found" in result.stderr
+    folder = tmp_path / "templates"
+    folder.mkdir()
+    (folder / "erinnerung_kurz.de.j2").write_text("Erinnerung")
+    result = runner.invoke(app, ["definitions", "validate", "--templates", str(folder), str(own)])
+    assert result.exit_code == 0, result.output

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from definitions import export, loader
+from definitions import export, loader, validate
 from definitions.problems import DefinitionError
 
 __all__ = ["app"]
@@ -75,13 +75,23 @@ def _expand(paths: list[Path]) -> list[Path]:
 @app.command("validate")
 def validate_command(
     paths: Annotated[list[Path], typer.Argument(help="definition files or folders of them")],
+    templates: Annotated[
+        list[Path] | None,
+        typer.Option(help="extra folder of <id>.de.j2 templates (repeatable)"),
+    ] = None,
 ) -> None:
     """Validate definition files; print every problem; exit 1 if any file is invalid."""
+    folders = list(templates or [])
+
+    def template_exists(template_id: str) -> bool:
+        local = any((folder / f"{template_id}.de.j2").is_file() for folder in folders)
+        return local or validate.template_exists(template_id)
+
     failed = 0
     files = _expand(paths)
     for path in files:
         try:
-            loaded = loader.load_file(path)
+            loaded = loader.load_file(path, templates=template_exists)
         except DefinitionError as err:
             failed += 1
             typer.echo(f"{path}: invalid\n{err}", err=True)
