@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import socket
 import subprocess
 import uuid
 from pathlib import Path
@@ -215,3 +216,16 @@ async def test_migrate_flag_prepares_a_fresh_schema(
             await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         finally:
             await conn.close()
+
+
+def test_metrics_port_in_use_is_named(civicflow_exe: Path, clean_env: dict[str, str]) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = _run(
+            civicflow_exe, ["--metrics-host", "127.0.0.1", "--metrics-port", str(port)], clean_env
+        )
+    assert result.returncode == 1
+    line = _one_line(result.stderr)
+    assert line.startswith(f"civicflow worker: metrics port {port} on 127.0.0.1 is already in use")
