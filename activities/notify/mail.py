@@ -252,8 +252,12 @@ class MailSender:
             replies = "; ".join(f"{r.code} {r.message}" for r in err.recipients)
             raise _classified(f"recipient refused: {replies}", code) from err
         except aiosmtplib.SMTPAuthenticationError as err:
-            msg = f"SMTP authentication failed ({err.code}); check username and password"
-            raise DeliveryError(msg, retryable=False, channel="mail", status=err.code) from err
+            # 454 is a temporary failure of the server's auth backend; 535 means wrong
+            # credentials, which no retry fixes.
+            retryable = 400 <= err.code < 500
+            hint = "try again later" if retryable else "check username and password"
+            msg = f"SMTP authentication failed ({err.code}); {hint}"
+            raise DeliveryError(msg, retryable=retryable, channel="mail", status=err.code) from err
         except aiosmtplib.SMTPResponseException as err:
             raise _classified(f"{type(err).__name__}: {err.code} {err.message}", err.code) from err
         except ssl.SSLCertVerificationError as err:

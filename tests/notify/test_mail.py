@@ -269,13 +269,20 @@ async def test_starttls_with_login(start_smtp: StartSmtp, certificate: Certifica
     assert got.message["Message-ID"] == "<n-8@heidelberg.example>"
 
 
-async def test_wrong_password_is_not_retryable(
-    start_smtp: StartSmtp, certificate: Certificate
+@pytest.mark.parametrize(
+    ("reply", "retryable"),
+    [
+        (None, False),  # aiosmtpd's default: 535 credentials invalid
+        ("454 4.7.0 Temporary authentication failure", True),
+    ],
+)
+async def test_failed_login_is_classified(
+    start_smtp: StartSmtp, certificate: Certificate, reply: str | None, retryable: bool
 ) -> None:
     def refuse(server: Any, session: Any, envelope: Any, mechanism: str, auth: Any) -> Any:
         from aiosmtpd.smtp import AuthResult
 
-        return AuthResult(success=False, handled=False)
+        return AuthResult(success=False, handled=False, message=reply)
 
     server = start_smtp(
         tls_context=certificate.server_context(), require_starttls=True, authenticator=refuse
@@ -289,7 +296,8 @@ async def test_wrong_password_is_not_retryable(
     )
     with pytest.raises(DeliveryError, match="authentication failed") as caught:
         await MailSender(settings).send(outbound("n-9", "erika@example.org", "de", "reminder"))
-    assert caught.value.retryable is False
+    assert caught.value.retryable is retryable
+    assert caught.value.status == (454 if retryable else 535)
     assert "wrong" not in str(caught.value)
 
 
