@@ -47,6 +47,7 @@ CONTENT_TYPE: Final = "application/cloudevents+json; charset=utf-8"
 USER_AGENT: Final = "civicflow-webhooks/1"
 DEFAULT_TOLERANCE: Final = timedelta(minutes=5)
 _RETRYABLE_STATUS: Final = frozenset({408, 429})
+_MAX_RETRY_AFTER: Final = 86_400.0
 
 
 class SignatureError(ValueError):
@@ -159,7 +160,8 @@ def verify_signature(
         )
         raise SignatureError(msg)
     expected = sign(secret, timestamp, body)
-    if not any(hmac.compare_digest(expected, candidate) for candidate in candidates):
+    # Compared as bytes: compare_digest refuses non-ASCII str, and a header may carry anything.
+    if not any(hmac.compare_digest(expected.encode(), c.encode()) for c in candidates):
         msg = f"{SIGNATURE_HEADER}: signature does not match the body"
         raise SignatureError(msg)
     return timestamp
@@ -170,12 +172,15 @@ def _retry_after(response: httpx.Response) -> float | None:
     if not value:
         return None
     if value.strip().isdigit():
-        return float(value)
-    try:
-        moment = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, moment.timestamp() - time.time())
+        seconds = float(value)
+    else:
+        try:
+            moment = parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = moment.timestamp() - time.time()
+    # A receiver cannot park a message for ever: at most a day, then the backoff decides.
+    return min(max(0.0, seconds), _MAX_RETRY_AFTER)
 
 
 class WebhookSender:

@@ -109,12 +109,15 @@ async def test_other_client_errors_and_redirects_are_not_retryable(
     assert len(receiver.requests) == 1  # a redirect is not followed
 
 
-async def test_retry_after_is_passed_on(receiver: HttpReceiver) -> None:
-    receiver.replies = [Reply(status=503, headers={"Retry-After": "120"})]
+@pytest.mark.parametrize(("value", "seconds"), [("120", 120.0), ("99999999", 86_400.0)])
+async def test_retry_after_is_passed_on_within_a_day(
+    receiver: HttpReceiver, value: str, seconds: float
+) -> None:
+    receiver.replies = [Reply(status=503, headers={"Retry-After": value})]
     async with WebhookSender() as sender:
         with pytest.raises(DeliveryError) as caught:
             await sender.deliver(subscriber(receiver.url), statement_event())
-    assert caught.value.retry_after == 120.0
+    assert caught.value.retry_after == seconds
 
 
 async def test_retry_after_as_http_date(receiver: HttpReceiver) -> None:
@@ -184,6 +187,8 @@ def test_signature_header_problems_are_named() -> None:
         verify_signature(SECRET, None, body)
     with pytest.raises(SignatureError, match="expected 't=<unix>,v1=<hex>'"):
         verify_signature(SECRET, "v1=abc", body)
+    with pytest.raises(SignatureError, match="does not match"):
+        verify_signature(SECRET, "t=1800000000,v1=\u00e4\u00f6\u00fc", body, now=1_800_000_000)
     with pytest.raises(SignatureError, match="t must be unix seconds"):
         verify_signature(SECRET, "t=yesterday,v1=abc", body)
     # A forged timestamp invalidates the signature: t is part of what is signed.
