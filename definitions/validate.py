@@ -171,6 +171,23 @@ class _Checker:
             known = ", ".join(self.phase_ids)
             self.add(path, f"unknown phase {phase_id!r} (phases: {known}, or {END})")
 
+    def reminder(self, path: Path, phase: Phase, days_before: int) -> None:
+        """A `before_end` reminder needs a period that is longer than its lead."""
+        if phase.period is None:
+            self.add(path, "before_end needs a period in this phase")
+            return
+        defaults = {p.name: p.default for p in self.d.parameters}
+        try:
+            shortest = resolve_duration(phase.period.duration, defaults).guaranteed_days()
+        except ValueError:
+            return  # reported by the parameter checks
+        if days_before >= shortest:
+            msg = (
+                f"{days_before} days before the end is not within the period "
+                f"{phase.period.duration} (at least {shortest} days)"
+            )
+            self.add(path, msg)
+
     def declarations(self) -> None:
         self.unique("parameters", [p.name for p in self.d.parameters], "parameter")
         self.unique("roles", [r.id for r in self.d.roles], "role")
@@ -212,9 +229,18 @@ class _Checker:
             if not self.template_exists(note.template):
                 msg = f"template {note.template!r} not found (definitions/templates/"
                 self.add((*base, "notifications", k, "template"), msg + f"{note.template}.de.j2)")
+            if note.days_before is not None:
+                self.reminder((*base, "notifications", k, "days_before"), phase, note.days_before)
         for k, end in enumerate(phase.ends_when):
             if isinstance(end, AllAuthoritiesAnswered):
-                self.audience((*base, "ends_when", k, "audience"), end.audience)
+                path = (*base, "ends_when", k, "audience")
+                self.audience(path, end.audience)
+                kinds = {a.id: a.kind for a in self.d.audiences}
+                if kinds.get(end.audience, "authorities") not in ("authorities", "stakeholders"):
+                    msg = (
+                        f"audience {end.audience!r} is {kinds[end.audience]}, expected authorities"
+                    )
+                    self.add(path, msg)
         escalate = getattr(phase.settings, "escalate_to", None)
         self.audience((*base, "settings", "escalate_to"), escalate)
         for k, actor in enumerate(getattr(phase.settings, "actors", [])):

@@ -310,6 +310,27 @@ CASES: list[tuple[str, list[tuple[str, str]], int, int, str, str]] = [
         "cycles_remaining can only hold in a review phase",
     ),
     (
+        "reminder_outside_period",
+        [("when: before_end, days_before: 7", "when: before_end, days_before: 40")],
+        37,
+        66,
+        "phases.hearing.notifications.0.days_before",
+        "40 days before the end is not within the period",
+    ),
+    (
+        "authorities_audience_kind",
+        [
+            (
+                "ends_when: [{kind: moderator_decision}]",
+                "ends_when: [{kind: all_authorities_answered, audience: public}]",
+            )
+        ],
+        41,
+        50,
+        "phases.weighing.ends_when.0.audience",
+        "audience 'public' is public, expected authorities",
+    ),
+    (
         "missing_title_en",
         [("title: {de: Auslegung, en: Publication}", "title: {de: Auslegung}")],
         31,
