@@ -31,6 +31,16 @@ def test_every_standard_template_ships_in_both_languages(template_id: str) -> No
         assert (root / f"{template_id}.{lang}.j2").is_file()
 
 
+def test_every_shipped_template_exists_in_every_language() -> None:
+    root = importlib.resources.files("definitions") / "templates"
+    names = {node.name for node in root.iterdir() if node.name.endswith(".j2")}
+    ids = {name.split(".")[0] for name in names if not name.startswith("_")}
+    assert ids >= set(STANDARD_TEMPLATES)
+    for template_id in ids | {"_layout"}:
+        for lang in LANGUAGES:
+            assert f"{template_id}.{lang}.j2" in names, f"{template_id} lacks {lang}"
+
+
 @pytest.mark.parametrize("template_id", STANDARD_TEMPLATES)
 def test_standard_template_renders_german_and_english(template_id: str) -> None:
     de = render_mail(template_id, "de", SAMPLES[template_id])

@@ -9,6 +9,8 @@ from email.utils import format_datetime
 
 import httpx
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from activities.notify import (
@@ -240,3 +242,20 @@ def test_event_builder_refuses_unknown_types_and_naive_times() -> None:
         build_event(STATEMENT_RECEIVED, message_id="e", procedure_id="p", time=datetime(2027, 1, 1))
     event = CloudEvent(id="e", type="de.civicflow.custom", time=OCCURRED)
     assert b'"subject"' not in event.to_json_bytes()
+
+
+@given(
+    body=st.binary(min_size=1, max_size=2048),
+    secret=st.text(min_size=16, max_size=64),
+    timestamp=st.integers(min_value=0, max_value=4_000_000_000),
+    flip=st.integers(min_value=0),
+)
+def test_any_changed_byte_breaks_the_signature(
+    body: bytes, secret: str, timestamp: int, flip: int
+) -> None:
+    header = signature_header(secret, timestamp, body)
+    assert verify_signature(secret, header, body, now=timestamp) == timestamp
+    position = flip % len(body)
+    tampered = body[:position] + bytes([body[position] ^ 0x01]) + body[position + 1 :]
+    with pytest.raises(SignatureError):
+        verify_signature(secret, header, tampered, now=timestamp)
