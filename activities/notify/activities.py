@@ -97,7 +97,7 @@ class NotificationActivities:
             mail = OutboundMail(
                 message_id=input.message_id,
                 to=input.to,
-                lang=input.lang,
+                lang=rendered.lang,  # German when the template lacks the language
                 subject=rendered.subject,
                 text=rendered.text,
                 html=rendered.html,

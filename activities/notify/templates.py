@@ -159,13 +159,19 @@ class TemplateSettings(BaseSettings):
 
 
 class RenderedMail(BaseModel):
-    """The three parts of a rendered mail; `subject` is one line."""
+    """The three parts of a rendered mail; `subject` is one line.
+
+    `lang` is the language actually rendered: German when the template has no file in the
+    requested language (a definition only has to ship `<id>.de.j2`). Use it for the
+    `Content-Language` of the mail.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     subject: str
     text: str
     html: str
+    lang: Language = DEFAULT_LANGUAGE
 
 
 def templates_root() -> Traversable:
@@ -299,8 +305,14 @@ class MailRenderer:
         return True
 
     def render(self, template_id: str, lang: str, context: Mapping[str, Any]) -> RenderedMail:
-        """Render subject, text and HTML; `TemplateError` names template and problem."""
+        """Render subject, text and HTML; `TemplateError` names template and problem.
+
+        Falls back to German when the template has no file in `lang`.
+        """
         name = template_filename(template_id, lang)
+        if lang != DEFAULT_LANGUAGE and not self.exists(template_id, lang):
+            lang = DEFAULT_LANGUAGE
+            name = template_filename(template_id, lang)
         if "part" in context or "lang" in context:
             msg = f"{name}: context must not set the reserved variables 'part' or 'lang'"
             raise TemplateError(msg)
@@ -329,7 +341,10 @@ class MailRenderer:
             msg = f"{name}: the subject block rendered empty"
             raise TemplateError(msg)
         return RenderedMail(
-            subject=subject, text=parts["text"].strip() + "\n", html=parts["html"].strip() + "\n"
+            subject=subject,
+            text=parts["text"].strip() + "\n",
+            html=parts["html"].strip() + "\n",
+            lang="en" if lang == "en" else "de",
         )
 
 

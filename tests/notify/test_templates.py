@@ -169,3 +169,14 @@ def test_preview_renders_every_standard_template(lang: str) -> None:
         assert preview(template_id, lang).subject
     with pytest.raises(KeyError, match="no example context for 'nothing'"):
         preview("nothing", lang)
+
+
+def test_missing_language_falls_back_to_german(tmp_path: Path) -> None:
+    (tmp_path / "only_german.de.j2").write_text(
+        '{% if part == "subject" %}Nur Deutsch'
+        '{% elif part == "text" %}Text{% else %}<p>Text</p>{% endif %}',
+        encoding="utf-8",
+    )
+    mail = MailRenderer(tmp_path).render("only_german", "en", {})
+    assert (mail.subject, mail.lang) == ("Nur Deutsch", "de")
+    assert render_mail("invitation", "en", BASE).lang == "en"
