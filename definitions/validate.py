@@ -176,19 +176,18 @@ class _Checker:
         if phase.period is None:
             self.add(path, "before_end needs a period in this phase")
             return
+        # Only the main period: a shorter repeat round (§4a(3)) may simply remind at once.
         defaults = {p.name: p.default for p in self.d.parameters}
-        for expr in (phase.period.duration,):  # a shorter repeat round may remind at once
-            try:
-                shortest = resolve_duration(expr, defaults).guaranteed_days() if expr else None
-            except ValueError:
-                continue  # reported by the parameter checks
-            if shortest is not None and days_before >= shortest:
-                msg = (
-                    f"{days_before} days before the end is not within the period "
-                    f"{expr} (at least {shortest} days)"
-                )
-                self.add(path, msg)
-                return
+        try:
+            shortest = resolve_duration(phase.period.duration, defaults).guaranteed_days()
+        except ValueError:
+            return  # reported by the parameter checks
+        if days_before >= shortest:
+            msg = (
+                f"{days_before} days before the end is not within the period "
+                f"{phase.period.duration} (at least {shortest} days)"
+            )
+            self.add(path, msg)
 
     def declarations(self) -> None:
         self.unique("parameters", [p.name for p in self.d.parameters], "parameter")
