@@ -27,7 +27,13 @@ from activities.notify.events import (
     CloudEvent,
     build_event,
 )
-from activities.notify.mail import MailSender, MailSettings, OutboundMail, build_message
+from activities.notify.mail import (
+    MailSender,
+    MailSettings,
+    OutboundMail,
+    build_message,
+    mail_sender_from_env,
+)
 from activities.notify.samples import SAMPLE_CONTEXTS, preview
 from activities.notify.templates import (
     LANGUAGES,
@@ -82,6 +88,7 @@ __all__ = [
     "as_application_error",
     "build_event",
     "build_message",
+    "mail_sender_from_env",
     "preview",
     "redact",
     "render_mail",

@@ -12,6 +12,7 @@ STARTTLS when it is required and certificate errors are permanent (`retryable=Fa
 from __future__ import annotations
 
 import email.policy
+import os
 import re
 import ssl
 from datetime import UTC, datetime
@@ -36,7 +37,14 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from activities.notify.errors import DeliveryError, redact
 from activities.notify.templates import Language
 
-__all__ = ["MailSecurity", "MailSender", "MailSettings", "OutboundMail", "build_message"]
+__all__ = [
+    "MailSecurity",
+    "MailSender",
+    "MailSettings",
+    "OutboundMail",
+    "build_message",
+    "mail_sender_from_env",
+]
 
 MailSecurity = Literal["starttls", "tls", "none"]
 
@@ -286,3 +294,14 @@ def _classified(detail: str, code: int | None) -> DeliveryError:
     kind = "temporary" if retryable else "permanent"
     msg = f"SMTP {kind} failure: {redact(detail)}"
     return DeliveryError(msg, retryable=retryable, channel="mail", status=code)
+
+
+def mail_sender_from_env() -> MailSender | None:
+    """A sender from `CIVICFLOW_SMTP_*`, or None when `CIVICFLOW_SMTP_HOST` is not set.
+
+    For the worker: without a configured server, mail rows stay queued for a worker that has
+    one, instead of failing against a default host that does not exist.
+    """
+    if not os.environ.get("CIVICFLOW_SMTP_HOST"):
+        return None
+    return MailSender(MailSettings())

@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from activities.notify import DeliveryError, MailSender, MailSettings, OutboundMail, render_mail
+from activities.notify import (
+    DeliveryError,
+    MailSender,
+    MailSettings,
+    OutboundMail,
+    mail_sender_from_env,
+    render_mail,
+)
 from tests.helpers import free_port
 from tests.notify.conftest import Certificate, RecordingHandler, StartSmtp
 from tests.notify.samples import PROCEDURE_URL, SAMPLES
@@ -352,3 +359,18 @@ def test_settings_refuse_half_configured_auth() -> None:
     with pytest.raises(ValidationError, match="username and password must be given together"):
         MailSettings(username="civicflow")
     assert "hunter2" not in repr(MailSettings(username="u", password="hunter2"))
+
+
+def test_sender_from_env_only_when_a_host_is_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CIVICFLOW_SMTP_HOST", raising=False)
+    assert mail_sender_from_env() is None
+    monkeypatch.setenv("CIVICFLOW_SMTP_HOST", "mail.heidelberg.example")
+    monkeypatch.setenv("CIVICFLOW_SMTP_PORT", "465")
+    monkeypatch.setenv("CIVICFLOW_SMTP_SECURITY", "tls")
+    sender = mail_sender_from_env()
+    assert sender is not None
+    assert (sender.settings.host, sender.settings.port, sender.settings.security) == (
+        "mail.heidelberg.example",
+        465,
+        "tls",
+    )
