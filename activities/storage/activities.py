@@ -112,21 +112,6 @@ class StorageActivities:
             secrets=secrets or env_secret_resolver(self._settings.webhook_secret_env_prefix),
         )
 
-    def all(self) -> list[object]:
-        """Every activity of this class, for `Worker(activities=...)`."""
-        return [
-            self.record_procedure,
-            self.append_events,
-            self.store_statements,
-            self.store_vote,
-            self.store_decision,
-            self.store_commitment,
-            self.store_progress_report,
-            self.register_participant,
-            self.send_notifications,
-            self.deliver_outbox,
-        ]
-
     @activity.defn(name=contracts.RECORD_PROCEDURE)
     async def record_procedure(
         self, input: contracts.RecordProcedureInput

@@ -16,6 +16,8 @@ from activities.records import NotificationRequest, stable_id
 from activities.storage.activities import DeliverOutboxInput, StorageActivities
 from activities.storage.erasure import erase_participant
 from activities.storage.outbox import BackoffPolicy, list_incidents, requeue
+from activities.storage.pump import pump_outbox
+from tests.helpers import assert_eq_eventually
 from tests.storage.conftest import (
     PROCEDURE,
     WEBHOOK_SECRET,
@@ -304,3 +306,31 @@ async def test_mail_to_an_erased_participant_is_cancelled_not_sent(
     assert result.claimed == 0
     assert smtp.handler.received == []
     assert (await outbox(db_pool))[0]["status"] == "cancelled"
+
+
+async def test_pump_delivers_in_the_background_until_stopped(
+    db_pool: asyncpg.Pool, metrics: FreshMetrics, receiver: HttpReceiver, procedure: str
+) -> None:
+    await subscribe(db_pool, receiver.url)
+    stop = asyncio.Event()
+    async with WebhookSender() as sender:
+        storage = storage_with(db_pool, metrics, webhooks=sender)
+        pump = asyncio.create_task(
+            pump_outbox(storage.deliver_outbox, stop=stop, interval=0.05, batch=2)
+        )
+        await storage.append_events(
+            contracts.AppendEventsInput(
+                procedure_id=procedure, events=[event(n) for n in range(1, 6)]
+            )
+        )
+
+        async def delivered() -> int:
+            return int(
+                await db_pool.fetchval("SELECT count(*) FROM outbox WHERE status = 'delivered'")
+            )
+
+        await assert_eq_eventually(5, delivered)
+        stop.set()
+        total = await pump
+    assert total == 5
+    assert len(receiver.hits) == 5
