@@ -24,7 +24,8 @@ tested with ``{% if x is defined %}``.
 Every template gets ``lang`` and the filters ``date`` (a `date`, `datetime` or ISO string,
 formatted for the language: "4. Mai 2027" / "4 May 2027"), ``datetime`` (an aware datetime
 shown in Berlin time: "20. Januar 2027, 15:05 Uhr") and ``localize`` (picks the language from a
-``{"de": ..., "en": ...}`` text such as a phase title).
+``{"de": ..., "en": ...}`` text such as a phase title) and ``url`` (for ``href``: refuses
+anything but http(s), so a `javascript:` link in a parameter cannot reach a mail).
 
 Context
 -------
@@ -45,7 +46,7 @@ from datetime import date, datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -253,6 +254,15 @@ def _date_filter(ctx: jinja2.runtime.Context, value: object) -> str:
     return _format_date(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
 
 
+def _url_filter(value: object) -> str:
+    """Only web links in href: a `javascript:` or `data:` URL in a parameter is refused."""
+    text = str(value)
+    if urlsplit(text).scheme.lower() not in ("http", "https"):
+        msg = f"expected an http(s) URL in a link, got {text[:60]!r}"
+        raise TemplateError(msg)
+    return text
+
+
 @jinja2.pass_context
 def _localize_filter(ctx: jinja2.runtime.Context, value: object) -> str:
     if isinstance(value, Mapping):
@@ -281,6 +291,7 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
     env.filters["date"] = _date_filter
     env.filters["datetime"] = _datetime_filter
     env.filters["localize"] = _localize_filter
+    env.filters["url"] = _url_filter
     return env
 
 

@@ -180,3 +180,9 @@ def test_missing_language_falls_back_to_german(tmp_path: Path) -> None:
     mail = MailRenderer(tmp_path).render("only_german", "en", {})
     assert (mail.subject, mail.lang) == ("Nur Deutsch", "de")
     assert render_mail("invitation", "en", BASE).lang == "en"
+
+
+def test_links_must_be_web_links() -> None:
+    context = {**SAMPLES["invitation"], "registration_url": "javascript:alert(1)"}
+    with pytest.raises(TemplateError, match=r"html part: expected an http\(s\) URL in a link"):
+        render_mail("invitation", "de", context)
