@@ -128,7 +128,9 @@ Condition = Literal[
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, frozen=True, use_attribute_docstrings=True
+    )
 
 
 class LocalizedText(_Model):
@@ -152,8 +154,10 @@ class Parameter(_Model):
     type: Literal["duration", "integer", "boolean", "string"]
     default: int | bool | str
     description: str = ""
-    minimum: int | None = None  # integers only
+    minimum: int | None = None
+    """Integers only: the smallest value a start request may set."""
     maximum: int | None = None
+    """Integers only: the largest value a start request may set."""
 
     @model_validator(mode="after")
     def _default_has_type(self) -> Self:
@@ -174,26 +178,38 @@ class Audience(_Model):
     kind: Literal[
         "public", "role", "stakeholders", "authorities", "panel", "participants", "affected"
     ]
-    roles: list[Slug] = Field(default_factory=list)  # kind=role: the roles it consists of
+    roles: list[Slug] = Field(default_factory=list)
+    """With kind: role, the roles it consists of."""
 
 
 class Period(_Model):
     """A deadline in the procedure language (see the module docstring for counting)."""
 
     duration: DurationRef
+    """P14D, P2W, P1M, P10WD, 10 working days, one_month_min_30_days, or ${parameter}."""
     anchor: Literal["phase_start", "procedure_start"] = "phase_start"
+    """The event the period counts from: the day the phase starts, or the procedure."""
     counting: Literal["from_event", "from_day"] = "from_event"
+    """from_event: the anchor day is not counted (BGB §187(1)); from_day: it is (§187(2))."""
     lead: DurationRef | None = None
-    repeat_duration: DurationRef | None = None  # rounds > 1 (BauGB §4a(3) shortened period)
+    """Announcement lead ("from announcement + 7 days"): the period begins after it has run."""
+    repeat_duration: DurationRef | None = None
+    """Period in rounds after the first (BauGB §4a(3): reasonably shortened)."""
     apply_193: bool = True
+    """Move an end on a Saturday, Sunday or holiday of the Land to the next working day."""
     extendable: bool = True
+    """Administrators may extend the period while it runs."""
 
 
 class Notification(_Model):
     template: Slug
+    """Template id: definitions/templates/<id>.de.j2 (and .en.j2)."""
     audience: Slug
+    """Id of an audience of the definition."""
     when: Literal["on_start", "before_end", "on_end"]
+    """When the phase starts, N days before its deadline, or when it ends."""
     days_before: int | None = Field(default=None, ge=1, le=365)
+    """With when: before_end, the N."""
 
     @model_validator(mode="after")
     def _days_before_iff_before_end(self) -> Self:
@@ -258,12 +274,20 @@ def _default_channels() -> list[Channel]:
 
 
 class Transition(_Model):
+    """Where to go when the phase ends; the first transition whose condition holds is taken."""
+
     when: Condition = "always"
-    decision: str | None = None  # with when: decision
-    to: Slug  # a phase id or "end"
+    """The condition, evaluated when the phase ends (see the module docstring)."""
+    decision: str | None = None
+    """With when: decision, one of the phase's decision_options."""
+    to: Slug
+    """A phase id, or end."""
     round: Literal["same", "next", "reset"] = "same"
-    limited_to: Slug | None = None  # an audience id: the next round hears only them
-    escalate_to: Slug | None = None  # an audience notified (commitment_overdue) first
+    """next: a new round (Durchgang, BauGB §4a(3)); reset: back to round 1."""
+    limited_to: Slug | None = None
+    """An audience id: the new round invites and hears only them (e.g. affected)."""
+    escalate_to: Slug | None = None
+    """An audience notified first (commitment_overdue), e.g. the council."""
 
     @model_validator(mode="after")
     def _decision_iff_when_decision(self) -> Self:
