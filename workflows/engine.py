@@ -21,7 +21,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
     from definitions.schema import Definition, Phase
     from workflows.messages import StatementSummary, TimelineEntry
-    from workflows.state import ProcedureState
+    from workflows.state import CarriedStatement, ProcedureState
 
 __all__ = ["ACTIVITY_TIMEOUT", "EngineBase"]
 
@@ -48,6 +48,7 @@ class EngineBase:
         self._updates = 0
         self._signals = 0
         self._stopping = False
+        self._draining = False
         self._early_signals: list[Any] = []  # arrived before the definition was loaded
         self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
 
@@ -200,14 +201,32 @@ class EngineBase:
     # ------------------------------------------------------------------ statement intake
 
     def enqueue(self, record: StatementRecord, via: str, key: str) -> None:
+        """Queue a statement for the flusher, or, while draining, carry it to the next run."""
         self._run_keys.add(key)
-        self._pending.append((record, via, key))
+        if self._draining:
+            self.state.carried.append(CarriedStatement(record=record, via=via, key=key))
+        else:
+            self._pending.append((record, via, key))
+
+    def restore_carried(self) -> None:
+        """First thing in a continued run: statements accepted while the last one drained."""
+        for item in self.state.carried:
+            self._run_keys.add(item.key)
+            self._pending.append((item.record, "carried", item.key))
+        self.state.carried = []
 
     def seen_key(self, key: str) -> bool:
         return key in self._run_keys
 
     async def wait_stored(self, ids: Sequence[str]) -> dict[str, bool]:
-        """Wait until the flusher stored these statements; their duplicate flags."""
+        """Wait until the flusher stored these statements; their duplicate flags.
+
+        While draining for continue-as-new the statements travel in the carried state and
+        the receipt goes back at once (the update is in the history; the next run stores
+        them first), so handlers never hold the old run open.
+        """
+        if self._draining:
+            return dict.fromkeys(ids, False)
         await workflow.wait_condition(lambda: all(i in self._stored for i in ids))
         return {i: self._stored.pop(i) for i in ids}
 
@@ -255,10 +274,7 @@ class EngineBase:
         duplicates = set(result.duplicate_ids)
         events = []
         for record, via, key in batch:
-            dup = record.statement_id in duplicates
-            if via == "update":
-                self._stored[record.statement_id] = dup
-            if dup:
+            if record.statement_id in duplicates:
                 st.bump("duplicates")
                 continue
             st.bump("statements")
@@ -300,6 +316,11 @@ class EngineBase:
                 c.AppendEventsInput(procedure_id=st.procedure_id, events=events),
                 c.AppendEventsResult,
             )
+        # Handlers return only now: when the last one finishes, intake is idle too, which is
+        # the quiet moment continue-as-new waits for.
+        for record, via, _ in batch:
+            if via == "update":
+                self._stored[record.statement_id] = record.statement_id in duplicates
         self.wake()
 
     def intake_idle(self) -> bool:
@@ -324,7 +345,13 @@ class EngineBase:
         )
 
     async def drain(self) -> None:
-        """Wait until intake is stored and every handler finished (no unfinished updates)."""
+        """Wait until intake is stored and every handler finished (no unfinished updates).
+
+        From here on new statements are carried to the next run instead of stored, so the
+        wait ends after the batch in flight even when submitters never pause; updates keep
+        being accepted throughout (no gap).
+        """
+        self._draining = True
         await workflow.wait_condition(
             lambda: self.intake_idle() and workflow.all_handlers_finished()
         )

@@ -107,6 +107,7 @@ class ProcedureWorkflow(EngineBase):
         return await self._main()
 
     async def _main(self) -> m.ProcedureResult:
+        self.restore_carried()
         flusher = asyncio.create_task(self.flusher())
         st = self.state
         early, self._early_signals = self._early_signals, []
@@ -782,7 +783,7 @@ class ProcedureWorkflow(EngineBase):
             phase_started=st.phase_started,
             phase_ends=st.phase_end,
             next_deadline=st.next_deadline,
-            counts=dict(st.counts),
+            counts={**st.counts, "pending": len(self._pending) + len(st.carried)},
             open_commitments=sorted(
                 cid for cid, v in st.commitments.items() if v.status not in ("done", "dropped")
             ),

@@ -13,14 +13,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from activities.records import StatementRecord
 from workflows.messages import CommitmentView, StartProcedure, StatementSummary, TimelineEntry
 
-__all__ = ["LifeState", "ProcedureState"]
+__all__ = ["CarriedStatement", "LifeState", "ProcedureState"]
 
 LifeState = Literal["starting", "running", "paused", "completed", "cancelled"]
 
 TIMELINE_LIMIT = 500
 """Timeline entries kept in state; older ones are in the audit log (append_events)."""
+
+
+class CarriedStatement(BaseModel):
+    """A statement accepted while the previous run drained; the next run stores it first."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    record: StatementRecord
+    via: str
+    key: str
 
 
 class ProcedureState(BaseModel):
@@ -67,6 +78,7 @@ class ProcedureState(BaseModel):
     commitments: dict[str, CommitmentView] = Field(default_factory=dict)
     handled_keys: dict[str, list[str]] = Field(default_factory=dict)  # kind -> keys (small kinds)
     timeline: list[TimelineEntry] = Field(default_factory=list)
+    carried: list[CarriedStatement] = Field(default_factory=list)
     run: int = 1
 
     def bump(self, counter: str, by: int = 1) -> None:
