@@ -42,18 +42,17 @@ from __future__ import annotations
 import importlib.resources
 import re
 from collections.abc import Callable, Mapping
-from datetime import date, datetime
 from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Any, Final, Literal
-from urllib.parse import quote, urlsplit
-from zoneinfo import ZoneInfo
+from urllib.parse import quote
 
 import jinja2
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.notify.errors import TemplateError
+from activities.notify.filters import DEFAULT_LANGUAGE, FILTERS
 
 __all__ = [
     "DEFAULT_LANGUAGE",
@@ -70,7 +69,6 @@ __all__ = [
 
 Language = Literal["de", "en"]
 LANGUAGES: Final[tuple[Language, ...]] = ("de", "en")
-DEFAULT_LANGUAGE: Final[Language] = "de"
 
 STANDARD_TEMPLATES: Final[tuple[str, ...]] = (
     "invitation",
@@ -82,45 +80,8 @@ STANDARD_TEMPLATES: Final[tuple[str, ...]] = (
     "commitment_overdue",
 )
 
-_BERLIN: Final = ZoneInfo("Europe/Berlin")
 _TEMPLATE_ID = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 _PARTS: Final = ("subject", "text", "html")
-
-_MONTHS: Final[dict[str, tuple[str, ...]]] = {
-    "de": tuple(
-        [
-            "Januar",
-            "Februar",
-            "März",
-            "April",
-            "Mai",
-            "Juni",
-            "Juli",
-            "August",
-            "September",
-            "Oktober",
-            "November",
-            "Dezember",
-        ]
-    ),
-    "en": tuple(
-        [
-            "January",
-            "February",
-            "March",
-            "April",
-            "May",
-            "June",
-            "July",
-            "August",
-            "September",
-            "October",
-            "November",
-            "December",
-        ]
-    ),
-}
-
 
 _FALLBACK_SENDER: Final[dict[str, str]] = {"de": "Ihre Gemeinde", "en": "Your municipality"}
 
@@ -213,70 +174,6 @@ class _TraversableLoader(jinja2.BaseLoader):
         return source, str(node), lambda: True
 
 
-def _as_date(value: object) -> date:
-    if isinstance(value, datetime | date):
-        return value
-    if isinstance(value, str):
-        try:
-            return datetime.fromisoformat(value) if "T" in value else date.fromisoformat(value)
-        except ValueError as err:
-            msg = f"expected an ISO 8601 date, got {value!r}"
-            raise TemplateError(msg) from err
-    msg = f"expected a date, datetime or ISO 8601 string, got {type(value).__name__}"
-    raise TemplateError(msg)
-
-
-def _format_date(lang: str, value: object) -> str:
-    day = _as_date(value)
-    if isinstance(day, datetime) and day.tzinfo is not None:
-        day = day.astimezone(_BERLIN)  # the legal date of an instant is its Berlin date
-    if lang == "de":
-        return f"{day.day}. {_MONTHS['de'][day.month - 1]} {day.year}"
-    return f"{day.day} {_MONTHS['en'][day.month - 1]} {day.year}"
-
-
-def _format_datetime(lang: str, value: object) -> str:
-    moment = _as_date(value)
-    if not isinstance(moment, datetime):
-        return _format_date(lang, moment)
-    if moment.tzinfo is None:
-        msg = f"expected a timezone-aware datetime, got {moment.isoformat()}"
-        raise TemplateError(msg)
-    # Readers are in Germany and deadlines are counted in Berlin time (see definitions.calendar).
-    local = moment.astimezone(_BERLIN)
-    if lang == "de":
-        return f"{_format_date(lang, local)}, {local:%H:%M} Uhr"
-    return f"{_format_date(lang, local)}, {local:%H:%M} (Berlin time)"
-
-
-@jinja2.pass_context
-def _date_filter(ctx: jinja2.runtime.Context, value: object) -> str:
-    return _format_date(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
-
-
-def _url_filter(value: object) -> str:
-    """Only web links in href: a `javascript:` or `data:` URL in a parameter is refused."""
-    text = str(value)
-    if urlsplit(text).scheme.lower() not in ("http", "https"):
-        msg = f"expected an http(s) URL in a link, got {text[:60]!r}"
-        raise TemplateError(msg)
-    return text
-
-
-@jinja2.pass_context
-def _localize_filter(ctx: jinja2.runtime.Context, value: object) -> str:
-    if isinstance(value, Mapping):
-        lang = str(ctx.get("lang", DEFAULT_LANGUAGE))
-        chosen = value.get(lang) or value.get(DEFAULT_LANGUAGE) or next(iter(value.values()), "")
-        return str(chosen)
-    return str(value)
-
-
-@jinja2.pass_context
-def _datetime_filter(ctx: jinja2.runtime.Context, value: object) -> str:
-    return _format_datetime(str(ctx.get("lang", DEFAULT_LANGUAGE)), value)
-
-
 def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Environment:
     # Autoescape is on for the HTML environment; the other renders plain text and subjects,
     # where HTML entities would corrupt the text.
@@ -288,10 +185,7 @@ def _environment(loader: jinja2.BaseLoader, *, autoescape: bool) -> jinja2.Envir
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["date"] = _date_filter
-    env.filters["datetime"] = _datetime_filter
-    env.filters["localize"] = _localize_filter
-    env.filters["url"] = _url_filter
+    env.filters.update(FILTERS)
     return env
 
 

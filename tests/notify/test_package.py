@@ -8,13 +8,16 @@ from datetime import timedelta
 import activities.notify as notify
 from activities.notify import DeliveryError, TemplateError, as_application_error, redact
 
-MODULES = ("activities", "errors", "events", "mail", "samples", "templates", "webhook")
+MODULES = (
+    "activities", "errors", "events", "filters", "mail", "samples", "templates", "webhook",
+)  # fmt: skip
 
 
 # Names the submodules export that the package deliberately leaves to `from ...mail import`.
 NOT_REEXPORTED = {
     "Channel", "MailSecurity", "Language", "DEFAULT_LANGUAGE", "DEFAULT_SOURCE",
     "EVENT_TYPE_PREFIX", "CONTENT_TYPE", "sign", "templates_root", "PROCEDURE_URL",
+    "FILTERS", "format_date", "format_datetime",
 }  # fmt: skip
 
 
