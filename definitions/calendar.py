@@ -284,7 +284,7 @@ def period_end(
     return next_working_day(end, land) if apply_193 else end
 
 
-def earliest_start_after_lead(announcement: date, lead: Duration | str, land: str = "BE") -> date:
+def earliest_start_after_lead(announcement: date, lead: Duration | str, land: str) -> date:
     """First day a period may begin when it must be announced `lead` before (e.g. P1W).
 
     The lead time is counted like a period triggered by the announcement (§187(1)); it must

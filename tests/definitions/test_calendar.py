@@ -385,3 +385,10 @@ def test_berlin_date_matches_zoneinfo_around_transitions(year: int) -> None:
     while instant.year == year:
         assert calendar.berlin_date(instant) == instant.astimezone(calendar.BERLIN).date()
         instant += timedelta(minutes=30)
+
+
+@PROPERTY
+@given(announcement=starts, days=st.integers(1, 60), land=lands)
+def test_lead_time_fully_runs_before_the_period(announcement: date, days: int, land: str) -> None:
+    first = calendar.earliest_start_after_lead(announcement, calendar.Duration(days=days), land)
+    assert (first - announcement).days == days + 1  # §187(1): the announcement day not counted
