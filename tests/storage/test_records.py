@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+import json
+from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
@@ -20,6 +21,7 @@ from activities.records import (
 from activities.storage.activities import StorageActivities
 from activities.storage.audit import verify_chain
 from activities.storage.verify import verify_procedure
+from activities.storage.writes import digest_of, row_values
 from tests.storage.conftest import (
     PROCEDURE,
     T0,
@@ -251,3 +253,29 @@ async def test_verify_finds_deleted_and_smuggled_rows(
     problems = (await verify_procedure(db_pool, procedure)).record_problems
     assert any("smuggled" in p and "not anchored" in p for p in problems)
     assert any(statement(1).statement_id in p and "missing" in p for p in problems)
+
+
+async def test_stored_statement_digest_matches_the_one_in_the_chain(
+    storage: StorageActivities, db_pool: asyncpg.Pool, procedure: str
+) -> None:
+    # Non-UTC offset, an author, attachments, characters outside ASCII, a separator-like text.
+    tricky = statement(5, text="Grünfläche 3:4|5 [x]").model_copy(
+        update={
+            "author_ref": "p-7",
+            "attachments": ["https://a.example/1.pdf", "urn:x:2"],
+            "received_at": datetime(
+                2026, 3, 2, 11, 0, 0, 123456, tzinfo=timezone(timedelta(hours=2))
+            ),
+        }
+    )
+    await storage.store_statements(
+        contracts.StoreStatementsInput(procedure_id=procedure, statements=[tricky])
+    )
+    payload = json.loads(
+        await db_pool.fetchval("SELECT payload FROM events WHERE event_type = 'statements.stored'")
+    )
+    row = await db_pool.fetchrow("SELECT * FROM statements")
+    assert payload["data"]["statements"] == [
+        [tricky.statement_id, digest_of("statements", row_values("statements", row))]
+    ]
+    assert (await verify_procedure(db_pool, procedure)).ok
