@@ -57,7 +57,9 @@ from holidays.countries.germany import Germany
 __all__ = [
     "BERLIN",
     "DURATION_PATTERN",
+    "FIRST_YEAR",
     "LANDS",
+    "LAST_YEAR",
     "NAMED_PERIODS",
     "Duration",
     "DurationError",
@@ -132,7 +134,7 @@ class Duration:
         return self.years * 12 + self.months
 
     def canonical(self) -> str:
-        """The normal form, e.g. `P1M` for `one_month`; used in hashes and messages."""
+        """The normal form, e.g. `P1M` for `one_month`; used in messages."""
         if self.working_days:
             return f"P{self.working_days}WD"
         for name, named in NAMED_PERIODS.items():
