@@ -14,9 +14,10 @@ YAML syntax, schema (pydantic) and semantic problems (`definitions.validate`), e
 stops there; when some phases fail the schema, the other phases are still checked
 semantically (reference checks; the graph checks need every phase).
 
-Safety: only `yaml.SafeLoader` (no tags that construct objects, nothing executes); files over
-`MAX_BYTES` are refused before parsing; more than `MAX_ALIASES` aliases (a YAML bomb), nesting
-deeper than `MAX_DEPTH` or more than `MAX_NODES` nodes are refused.
+Safety: only `yaml.SafeLoader` or its libyaml twin `CSafeLoader` (no tags that construct
+objects, nothing executes); files over `MAX_BYTES` are refused before parsing; more than
+`MAX_ALIASES` aliases (a YAML bomb), nesting deeper than `MAX_DEPTH` or more than `MAX_NODES`
+nodes are refused.
 
 Reading files is I/O: call the loader from an activity or the CLI, never from workflow code
 (the workflow gets the loaded snapshot through the activity's result).
@@ -62,6 +63,10 @@ MAX_DEPTH: Final = 40
 MAX_NODES: Final = 100_000
 
 Path = tuple[str | int, ...]
+# libyaml's safe loader when PyYAML was built with it (same nodes and marks, faster).
+_SAFE_LOADER: Final[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = getattr(
+    yaml, "CSafeLoader", yaml.SafeLoader
+)
 _UNION_MEMBER_TAGS: Final = frozenset({"int", "str", "bool", "float", "none"})
 _FIELD_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
 
@@ -106,7 +111,7 @@ def _yaml_problem(source: str, lines: tuple[str, ...], err: yaml.YAMLError) -> P
 def _prescan(text: str, source: str, lines: tuple[str, ...]) -> list[Problem]:
     """Refuse YAML bombs and absurd nesting before anything is composed."""
     aliases = depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
+    for event in yaml.parse(text, Loader=_SAFE_LOADER):
         if isinstance(event, yaml.AliasEvent):
             aliases += 1
             if aliases > MAX_ALIASES:
@@ -179,7 +184,7 @@ def _parse(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
         problems = _prescan(text, source, lines)
         if problems:
             return None, SourceMap(source=source, lines=lines), problems
-        loader = yaml.SafeLoader(text)
+        loader = _SAFE_LOADER(text)
         try:
             node = loader.get_single_node()
             data = loader.construct_document(node) if node is not None else None
