@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 
 from definitions import loader
 from definitions.problems import DefinitionError
@@ -341,6 +342,14 @@ CASES: list[tuple[str, list[tuple[str, str]], int, int, str, str]] = [
 ]
 
 
+@pytest.fixture(params=["libyaml", "pure-python"])
+def yaml_loader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Both PyYAML safe loaders must report the same positions."""
+    if request.param == "pure-python":
+        monkeypatch.setattr(loader, "_SAFE_LOADER", yaml.SafeLoader)
+    return str(request.param)
+
+
 def edit(edits: list[tuple[str, str]]) -> str:
     text = BASE
     for old, new in edits:
@@ -359,7 +368,12 @@ def test_base_is_valid() -> None:
     [pytest.param(*case[1:], id=case[0]) for case in CASES],
 )
 def test_invalid_definition(
-    edits: list[tuple[str, str]], line: int, column: int, path: str, fragment: str
+    edits: list[tuple[str, str]],
+    line: int,
+    column: int,
+    path: str,
+    fragment: str,
+    yaml_loader: str,
 ) -> None:
     with pytest.raises(DefinitionError) as info:
         loader.load_text(edit(edits), "t.yaml")
