@@ -25,10 +25,13 @@ Reading files is I/O: call the loader from an activity or the CLI, never from wo
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import importlib.resources
 import json
 import re
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -36,7 +39,7 @@ from pathlib import Path as FsPath
 from typing import Any, Final
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from definitions import validate
 from definitions.problems import DefinitionError, Position, Problem, SourceMap
@@ -238,12 +241,66 @@ def _schema_path(loc: tuple[str | int, ...], data: Any) -> Path:
     return tuple(path)
 
 
+def _normalise(annotation: Any) -> Any:
+    """Strip `Annotated` and `Optional` so the next step sees the model or list inside."""
+    while True:
+        if typing.get_origin(annotation) is typing.Annotated:
+            annotation = typing.get_args(annotation)[0]
+            continue
+        members = [a for a in typing.get_args(annotation) if a is not type(None)]
+        is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+        if is_union and len(members) == 1:
+            annotation = members[0]
+            continue
+        return annotation
+
+
+def _step(annotation: Any, item: str | int) -> Any:
+    annotation = _normalise(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        field = annotation.model_fields.get(str(item))
+        return field.annotation if field is not None else None
+    if typing.get_origin(annotation) is list and isinstance(item, int):
+        return typing.get_args(annotation)[0]
+    for member in typing.get_args(annotation):  # a tagged union: `item` is the tag
+        member = _normalise(member)
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            for tag_field in ("type", "kind"):
+                field = member.model_fields.get(tag_field)
+                if field is not None and item in typing.get_args(field.annotation):
+                    return member
+    return None
+
+
+def _allowed_fields(loc: tuple[str | int, ...]) -> list[str]:
+    """The field names the model accepts where `loc[-1]` was found (empty if unknown)."""
+    annotation: Any = Definition
+    for item in loc[:-1]:
+        annotation = _step(annotation, item)
+        if annotation is None:
+            return []
+    annotation = _normalise(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
+    allowed = _allowed_fields(loc)
+    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+    if close:
+        return f"unknown field; did you mean {close[0]!r}?"
+    if allowed:
+        return f"unknown field; expected one of {', '.join(allowed)}"
+    return "unknown field (not part of the definition format)"
+
+
 def _schema_message(err: Any) -> str:
     kind = err["type"]
     if kind == "missing":
         return "required field is missing"
     if kind == "extra_forbidden":
-        return "unknown field (not part of the definition format)"
+        return _unknown_field_message(tuple(err["loc"]))
     if kind == "union_tag_invalid":
         ctx = err["ctx"]
         return f"expected one of {ctx['expected_tags']}, got {json.dumps(ctx['tag'])}"
@@ -252,6 +309,8 @@ def _schema_message(err: Any) -> str:
     given = err.get("input")
     if kind != "value_error" and (isinstance(given, str | int | float | bool) or given is None):
         message += f", got {json.dumps(given, ensure_ascii=False, default=str)}"
+    if kind == "string_type" and isinstance(given, int | float | bool):
+        message += " (YAML read it as a number or yes/no: put it in quotes)"
     return message
 
 

@@ -332,6 +332,22 @@ CASES: list[tuple[str, list[tuple[str, str]], int, int, str, str]] = [
         "audience 'public' is public, expected authorities",
     ),
     (
+        "misspelt_field",
+        [("      counting: from_day", "      countng: from_day")],
+        34,
+        7,
+        "phases.hearing.period.countng",
+        "unknown field; did you mean 'counting'?",
+    ),
+    (
+        "number_for_text",
+        [("title: {de: Test, en: Test}", "title: {de: Test, en: 2024}")],
+        4,
+        19,
+        "title.en",
+        "got 2024 (YAML read it as a number or yes/no: put it in quotes)",
+    ),
+    (
         "missing_title_en",
         [("title: {de: Auslegung, en: Publication}", "title: {de: Auslegung}")],
         31,
