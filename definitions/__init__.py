@@ -7,6 +7,7 @@ Imports nothing of civicflow's other packages, so workflow code may use it freel
 - `definitions.loader`: YAML files and the catalogue to validated, hashed definitions (I/O).
 - `definitions.validate`: semantic checks (references, graph, legal minimum periods).
 - `definitions.problems`: positioned problems and `DefinitionError`.
+- `definitions.schema_errors`: pydantic errors worded for YAML authors, with positions.
 - `definitions.export`: the JSON Schema committed as `definitions/definition.schema.json`.
 - `definitions/catalogue/`: real procedures; `definitions/templates/`: notification templates.
 """

@@ -25,13 +25,9 @@ Reading files is I/O: call the loader from an activity or the CLI, never from wo
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import importlib.resources
 import json
-import re
-import types
-import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib.resources.abc import Traversable
@@ -39,9 +35,9 @@ from pathlib import Path as FsPath
 from typing import Any, Final
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
-from definitions import validate
+from definitions import schema_errors, validate
 from definitions.problems import DefinitionError, Position, Problem, SourceMap
 from definitions.schema import Definition
 
@@ -70,8 +66,6 @@ Path = tuple[str | int, ...]
 _SAFE_LOADER: Final[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
 )
-_UNION_MEMBER_TAGS: Final = frozenset({"int", "str", "bool", "float", "none"})
-_FIELD_NAME: Final = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -217,116 +211,6 @@ def _parse(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
     return data, source_map, []
 
 
-def _schema_path(loc: tuple[str | int, ...], data: Any) -> Path:
-    """Map a pydantic error location to a path in the YAML data.
-
-    Pydantic inserts discriminator tags (`hearing`) and union member names (`int`,
-    `function-after[...]`) into `loc`; those are not in the file and are dropped.
-    """
-    path: list[str | int] = []
-    node = data
-    for item in loc:
-        in_list = isinstance(node, list) and isinstance(item, int) and 0 <= item < len(node)
-        if in_list or (isinstance(node, dict) and item in node):
-            node = node[item]
-        elif isinstance(item, str) and (
-            not _FIELD_NAME.match(item)
-            or item in _UNION_MEMBER_TAGS
-            or (isinstance(node, dict) and item in (node.get("type"), node.get("kind")))
-        ):
-            continue
-        else:
-            node = None
-        path.append(item)
-    return tuple(path)
-
-
-def _normalise(annotation: Any) -> Any:
-    """Strip `Annotated` and `Optional` so the next step sees the model or list inside."""
-    while True:
-        if typing.get_origin(annotation) is typing.Annotated:
-            annotation = typing.get_args(annotation)[0]
-            continue
-        members = [a for a in typing.get_args(annotation) if a is not type(None)]
-        is_union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
-        if is_union and len(members) == 1:
-            annotation = members[0]
-            continue
-        return annotation
-
-
-def _step(annotation: Any, item: str | int) -> Any:
-    annotation = _normalise(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        field = annotation.model_fields.get(str(item))
-        return field.annotation if field is not None else None
-    if typing.get_origin(annotation) is list and isinstance(item, int):
-        return typing.get_args(annotation)[0]
-    for member in typing.get_args(annotation):  # a tagged union: `item` is the tag
-        member = _normalise(member)
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            for tag_field in ("type", "kind"):
-                field = member.model_fields.get(tag_field)
-                if field is not None and item in typing.get_args(field.annotation):
-                    return member
-    return None
-
-
-def _allowed_fields(loc: tuple[str | int, ...]) -> list[str]:
-    """The field names the model accepts where `loc[-1]` was found (empty if unknown)."""
-    annotation: Any = Definition
-    for item in loc[:-1]:
-        annotation = _step(annotation, item)
-        if annotation is None:
-            return []
-    annotation = _normalise(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return list(annotation.model_fields)
-    return []
-
-
-def _unknown_field_message(loc: tuple[str | int, ...]) -> str:
-    allowed = _allowed_fields(loc)
-    close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-    if close:
-        return f"unknown field; did you mean {close[0]!r}?"
-    if allowed:
-        return f"unknown field; expected one of {', '.join(allowed)}"
-    return "unknown field (not part of the definition format)"
-
-
-def _schema_message(err: Any) -> str:
-    kind = err["type"]
-    if kind == "missing":
-        return "required field is missing"
-    if kind == "extra_forbidden":
-        return _unknown_field_message(tuple(err["loc"]))
-    if kind == "union_tag_invalid":
-        ctx = err["ctx"]
-        return f"expected one of {ctx['expected_tags']}, got {json.dumps(ctx['tag'])}"
-    message: str = err["msg"]
-    message = message.removeprefix("Value error, ")
-    given = err.get("input")
-    if kind != "value_error" and (isinstance(given, str | int | float | bool) or given is None):
-        message += f", got {json.dumps(given, ensure_ascii=False, default=str)}"
-    if kind == "string_type" and isinstance(given, int | float | bool):
-        message += " (YAML read it as a number or yes/no: put it in quotes)"
-    return message
-
-
-def _schema_problems(exc: ValidationError, source_map: SourceMap) -> list[Problem]:
-    by_path: dict[Path, list[str]] = {}
-    for err in exc.errors(include_url=False):
-        path = _schema_path(tuple(err["loc"]), source_map.data)
-        if err["type"] in ("union_tag_invalid", "union_tag_not_found"):
-            path = (*path, str(err["ctx"]["discriminator"]).strip("'"))
-        messages = by_path.setdefault(path, [])
-        message = _schema_message(err)
-        if message not in messages:
-            messages.append(message)
-    return [source_map.problem(path, "; or ".join(msgs)) for path, msgs in by_path.items()]
-
-
 def _salvage(
     data: dict[str, Any], exc: ValidationError
 ) -> tuple[Definition, validate.Partial] | None:
@@ -371,7 +255,7 @@ def load_text(
     try:
         definition = Definition.model_validate(data)
     except ValidationError as exc:
-        problems = _schema_problems(exc, source_map)
+        problems = schema_errors.problems(exc, source_map)
         salvaged = _salvage(data, exc) if semantic else None
         if salvaged is not None:
             problems += validate.check(

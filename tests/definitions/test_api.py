@@ -14,6 +14,7 @@ MODULES = [
     "definitions.validate",
     "definitions.problems",
     "definitions.export",
+    "definitions.schema_errors",
 ]
 
 
