@@ -2,14 +2,16 @@
 
 Webhooks: every appended event whose CloudEvents type is in the catalogue goes to each active
 subscription that matches the procedure (kind = definition id, municipality) and the type
-globs. Mail: one row per recipient of a `NotificationRequest`; recipients are participant ids,
-the address is looked up only at delivery, so the outbox never holds personal data.
+globs. Mail: one row per recipient of a `NotificationRequest`; recipients are participant ids
+(the request's `participant_refs`, else the audience resolved here, see `EVERYONE`), and the
+address is looked up only at delivery, so the outbox never holds personal data.
 Message ids are uuid5 of the cause, so a retried write enqueues nothing new.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import logging
 from collections.abc import Sequence
 
 import asyncpg
@@ -19,7 +21,16 @@ from activities.records import EventRecord, NotificationRequest, stable_id
 from activities.storage.audit import AppendedEvent
 from activities.storage.outbox import OutboxMessage
 
-__all__ = ["mail_messages", "webhook_messages"]
+__all__ = ["EVERYONE", "mail_messages", "webhook_messages"]
+
+log = logging.getLogger(__name__)
+
+EVERYONE = frozenset({"public", "participants"})
+"""Audiences that mean every registered (not erased) participant of the procedure.
+
+Any other audience is resolved as the participants whose `role` equals the audience id; the
+engine passes `participant_refs` when an audience is made up differently (a panel, TöB list).
+"""
 
 
 def _matches(patterns: Sequence[str] | None, event_type: str) -> bool:
@@ -91,12 +102,20 @@ async def mail_messages(
             recipients = list(dict.fromkeys(request.participant_refs))
         else:
             rows = await conn.fetch(
-                "SELECT participant_id FROM participants WHERE procedure_id = $1 AND role = $2 "
-                "AND erased_at IS NULL ORDER BY participant_id",
+                "SELECT participant_id FROM participants WHERE procedure_id = $1 "
+                "AND ($2 OR role = $3) AND erased_at IS NULL ORDER BY participant_id",
                 request.procedure_id,
+                request.audience in EVERYONE,
                 request.audience,
             )
             recipients = [row["participant_id"] for row in rows]
+            if not recipients:
+                # Not an error (nobody registered yet), but visible: nothing was queued.
+                log.warning(
+                    "notification %s: audience %r has no registered participants; no mail queued",
+                    request.notification_id,
+                    request.audience,
+                )
         payload = {
             "notification_id": request.notification_id,
             "template": request.template,

@@ -248,12 +248,14 @@ async def test_mail_goes_to_the_participant_once_with_a_stable_message_id(
 async def test_audience_without_refs_reaches_every_member_of_the_role(
     storage: StorageActivities, db_pool: asyncpg.Pool, procedure: str
 ) -> None:
-    for n, role in ((1, "public"), (2, "public"), (3, "toeb")):
+    for n, role in ((1, "toeb"), (2, "toeb"), (3, "citizen")):
         await storage.register_participant(
             contracts.RegisterParticipantInput(participant=participant(n, role=role))
         )
     await storage.send_notifications(
-        contracts.SendNotificationsInput(procedure_id=procedure, notifications=[reminder()])
+        contracts.SendNotificationsInput(
+            procedure_id=procedure, notifications=[reminder(audience="toeb")]
+        )
     )
     recipients = {r["recipient"] for r in await outbox(db_pool)}
     assert recipients == {participant(1).participant_id, participant(2).participant_id}
@@ -334,3 +336,22 @@ async def test_pump_delivers_in_the_background_until_stopped(
         total = await pump
     assert total == 5
     assert len(receiver.hits) == 5
+
+
+async def test_public_audience_reaches_every_registered_participant(
+    storage: StorageActivities, db_pool: asyncpg.Pool, procedure: str
+) -> None:
+    for n, role in ((1, "citizen"), (2, "toeb")):
+        await storage.register_participant(
+            contracts.RegisterParticipantInput(participant=participant(n, role=role))
+        )
+    await storage.send_notifications(
+        contracts.SendNotificationsInput(procedure_id=procedure, notifications=[reminder()])
+    )
+    nobody = await storage.send_notifications(
+        contracts.SendNotificationsInput(
+            procedure_id=procedure, notifications=[reminder(audience="panel", key="r2")]
+        )
+    )
+    assert len(await outbox(db_pool)) == 2
+    assert (nobody.enqueued, nobody.duplicates) == (0, 0)
