@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
@@ -53,6 +53,11 @@ _DIGEST_SLICE = 100
 class IntakeOutcome:
     stored: list[str]
     duplicate_ids: list[str]
+    same_content_ids: list[str] = field(default_factory=list)
+    """Duplicates whose stored row equals the incoming record field for field: in practice a
+    retry of a call whose commit succeeded but whose reply was lost (the record carries the
+    workflow's acceptance time and sequence, so a later resend differs). The contract has no
+    field for them yet; see the storage report."""
 
 
 async def store_statements(
@@ -126,14 +131,19 @@ async def _store(
     async with conn.transaction():
         head = await lock_head(conn, procedure_id)
         seen: set[str] = set()
+        identical: set[str] = set()
         if check_existing:
             found = await conn.fetch(
-                "SELECT statement_id FROM statements "
+                f"SELECT {', '.join(STATEMENT_COLUMNS)} FROM statements "
                 "WHERE procedure_id = $1 AND statement_id = ANY($2::text[])",
                 procedure_id,
                 list(rows),
             )
-            seen.update(row[0] for row in found)
+            for row in found:
+                seen.add(row["statement_id"])
+                if tuple(row) == rows[row["statement_id"]]:
+                    identical.add(row["statement_id"])
+        same = [i for i in dict.fromkeys(s.statement_id for s in statements) if i in identical]
         stored: list[str] = []
         duplicates: list[str] = []
         for s in statements:
@@ -143,7 +153,7 @@ async def _store(
             seen.add(s.statement_id)
             stored.append(s.statement_id)
         if not stored:
-            return IntakeOutcome([], duplicates)
+            return IntakeOutcome([], duplicates, same)
         digests = await _copy_and_digest(conn, [rows[i] for i in stored])
         event = NewEvent(
             event_id=stable_id(procedure_id, "statements.stored", *stored),
@@ -153,4 +163,4 @@ async def _store(
         )
         # The event id derives from statements inserted just now, so it cannot exist yet.
         await append_events(conn, procedure_id, [event], head=head, known_new=True)
-    return IntakeOutcome(stored, duplicates)
+    return IntakeOutcome(stored, duplicates, same)

@@ -18,6 +18,7 @@ from activities.records import (
     VoteRecord,
     stable_id,
 )
+from activities.storage import intake
 from activities.storage.activities import StorageActivities
 from activities.storage.audit import verify_chain
 from activities.storage.verify import verify_procedure
@@ -279,3 +280,18 @@ async def test_stored_statement_digest_matches_the_one_in_the_chain(
         [tricky.statement_id, digest_of("statements", row_values("statements", row))]
     ]
     assert (await verify_procedure(db_pool, procedure)).ok
+
+
+async def test_retry_of_the_same_batch_is_told_from_a_later_resend(
+    db_pool: asyncpg.Pool, procedure: str
+) -> None:
+    first = [statement(1), statement(2)]
+    resend = statement(2).model_copy(update={"sequence": 9})  # same key, accepted again later
+    async with db_pool.acquire() as conn:
+        await intake.store_statements(conn, procedure, first)
+        retry = await intake.store_statements(conn, procedure, first)
+        later = await intake.store_statements(conn, procedure, [resend])
+    assert retry.stored == []
+    assert retry.same_content_ids == [s.statement_id for s in first]
+    assert later.duplicate_ids == [resend.statement_id]
+    assert later.same_content_ids == []
