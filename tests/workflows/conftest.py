@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from temporalio.api.enums.v1 import IndexedValueType
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
-from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
-from workflows.visibility import ALL_SEARCH_ATTRIBUTES
+from tests.workflows.support import register_search_attributes
 
 _REGISTERED: set[int] = set()
 
@@ -21,17 +18,6 @@ async def env(env: WorkflowEnvironment) -> WorkflowEnvironment:
     the dev server gets them at start (tests/conftest.py), this one through the operator API.
     """
     if id(env) not in _REGISTERED:
-        kinds = {
-            SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
-            SearchAttributeIndexedValueType.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
-        }
-        await env.client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=env.client.namespace,
-                search_attributes={
-                    key.name: kinds[key.indexed_value_type] for key in ALL_SEARCH_ATTRIBUTES
-                },
-            )
-        )
+        await register_search_attributes(env)
         _REGISTERED.add(id(env))
     return env

@@ -6,7 +6,10 @@ import uuid
 from datetime import date
 from typing import Any
 
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client, WorkflowHandle
+from temporalio.common import SearchAttributeIndexedValueType
 from temporalio.testing import WorkflowEnvironment
 
 from activities import contracts as c
@@ -15,6 +18,7 @@ from definitions import loader
 from tests.helpers import assert_eq_eventually
 from workflows import messages as m
 from workflows.procedure import ProcedureWorkflow
+from workflows.visibility import ALL_SEARCH_ATTRIBUTES
 
 
 def catalogue_ids() -> list[str]:
@@ -92,3 +96,19 @@ async def cancel(
     await handle.execute_update(ProcedureWorkflow.admin_cancel, data)
     result = await outcome(env, handle)
     assert result.state == "cancelled"
+
+
+async def register_search_attributes(env: WorkflowEnvironment) -> None:
+    """Declare civicflow's search attributes on a test server (a cluster needs them too)."""
+    kinds = {
+        SearchAttributeIndexedValueType.KEYWORD: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
+        SearchAttributeIndexedValueType.DATETIME: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+    }
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(
+            namespace=env.client.namespace,
+            search_attributes={
+                key.name: kinds[key.indexed_value_type] for key in ALL_SEARCH_ATTRIBUTES
+            },
+        )
+    )

@@ -1,0 +1,54 @@
+"""Recorded histories of every catalogue definition replay against the current code.
+
+A change to workflow logic that would break a running procedure fails here. The two
+variants in `variants.py` show both sides: an unguarded change (a timer the histories do not have)
+raises NondeterminismError; the same change behind `workflow.patched` replays cleanly,
+because old histories carry no patch marker and take the old path.
+Record new histories with `.venv/bin/python -m tests.histories.record`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.worker import Replayer
+from temporalio.workflow import NondeterminismError
+
+from tests.histories.variants import PatchedChange, UnguardedChange
+from workflows.messages import procedure_workflow_id
+from workflows.procedure import ProcedureWorkflow
+
+HERE = Path(__file__).resolve().parent
+HISTORIES = sorted(HERE.glob("*.json"))
+
+
+def history(path: Path) -> WorkflowHistory:
+    wf_id = procedure_workflow_id("08221000", f"history {path.stem}")
+    return WorkflowHistory.from_json(wf_id, path.read_text(encoding="utf-8"))
+
+
+def test_every_catalogue_definition_has_a_history() -> None:
+    from tests.workflows.support import catalogue_ids
+
+    assert {p.stem for p in HISTORIES} >= set(catalogue_ids())
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[ProcedureWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history(path))
+
+
+async def test_unguarded_change_is_nondeterministic() -> None:
+    replayer = Replayer(workflows=[UnguardedChange], data_converter=pydantic_data_converter)
+    with pytest.raises(NondeterminismError):
+        await replayer.replay_workflow(history(HERE / "baugb-3-2.json"))
+
+
+@pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)
+async def test_patched_change_replays(path: Path) -> None:
+    replayer = Replayer(workflows=[PatchedChange], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history(path))
