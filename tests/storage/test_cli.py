@@ -12,7 +12,7 @@ from typer.testing import CliRunner, Result
 
 from activities import contracts
 from activities.storage.activities import StorageActivities
-from tests.storage.conftest import participant, statement
+from tests.storage.conftest import event, participant, statement
 from worker.cli import app
 
 
@@ -116,3 +116,32 @@ async def test_outbox_incidents_command_lists_and_requeues(
     assert requeued.exit_code == 0
     assert again.exit_code == 1
     assert await db_pool.fetchval("SELECT status FROM outbox") == "pending"
+
+
+async def test_webhook_subscriptions_are_managed_by_reference_to_their_secret(
+    storage: StorageActivities,
+    db_pool: asyncpg.Pool,
+    database_url: str,
+    db_schema: str,
+    procedure: str,
+) -> None:
+    args = ["outbox", "subscribe", "portal", "--url", "https://portal.example.org/hooks"]
+    saved = await civicflow(
+        database_url, db_schema, *args, "--secret-ref", "portal", "--type", "de.civicflow.*"
+    )
+    bad = await civicflow(
+        database_url, db_schema, *args, "--secret-ref", "portal", "--municipality", "HD"
+    )
+    listed = await civicflow(database_url, db_schema, "outbox", "subscriptions")
+    assert saved.exit_code == 0, saved.output
+    assert bad.exit_code == 1
+    assert "municipality: expected an 8-digit AGS key" in bad.output
+    assert "portal  active  https://portal.example.org/hooks  secret_ref=portal" in listed.output
+    await storage.append_events(
+        contracts.AppendEventsInput(procedure_id=procedure, events=[event(1)])
+    )
+    assert await db_pool.fetchval("SELECT count(*) FROM outbox WHERE recipient = 'portal'") == 1
+    gone = await civicflow(database_url, db_schema, "outbox", "unsubscribe", "portal")
+    unknown = await civicflow(database_url, db_schema, "outbox", "unsubscribe", "nobody")
+    assert (gone.exit_code, unknown.exit_code) == (0, 1)
+    assert await db_pool.fetchval("SELECT active FROM webhook_subscriptions") is False
