@@ -9,27 +9,56 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy, SearchAttributeUpdate
+from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
     import activities.contracts as c
     import definitions.calendar as calendar
+    import workflows.messages as m
     import workflows.visibility as visibility
     from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
     from definitions.schema import Definition, Phase
+    from workflows.checks import Rejected
     from workflows.messages import StatementSummary, TimelineEntry
     from workflows.state import CarriedStatement, ProcedureState
 
-__all__ = ["ACTIVITY_TIMEOUT", "EngineBase"]
+__all__ = ["ACTIVITY_TIMEOUT", "EngineBase", "key_text", "parse_payload", "reject"]
+
+_M = TypeVar("_M", bound=BaseModel)
 
 ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # Storage outages are retried forever with backoff: a procedure waits for its database
 # rather than losing a statement. Bad input never reaches an activity (validators).
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 MAX_HISTORY_BYTES = 20 * 1024 * 1024  # well below Temporal's 50 MB
+
+
+def parse_payload(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
+    """Updates take loose JSON so a bad payload is rejected naming the field (not "Failed
+    decoding arguments"); the validator has already parsed it once when the handler runs."""
+    if isinstance(raw, model):
+        return raw
+    try:
+        return model.model_validate(raw)
+    except ValidationError as err:
+        msg = f"{model.__name__}: {m.first_error(err)}"
+        if handler:
+            raise ApplicationError(msg, type="Rejected", non_retryable=True) from err
+        raise Rejected(msg) from err
+
+
+def key_text(key: Any) -> str | None:
+    return None if key is None else str(key)[:200]
+
+
+def reject(err: Rejected) -> ApplicationError:
+    """A check that failed inside a handler (after the start-up wait) fails the update only."""
+    return ApplicationError(str(err), type="Rejected", non_retryable=True)
 
 
 class EngineBase:
@@ -53,6 +82,22 @@ class EngineBase:
         self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
 
     # ------------------------------------------------------------------ small helpers
+
+    async def _until_ready(self) -> None:
+        """Updates that arrive while the definition loads wait instead of being refused."""
+        self._updates += 1
+        await workflow.wait_condition(lambda: self._ready)
+
+    def _receipt(self, id_: str, data: Any) -> m.Receipt:
+        st = self.state
+        return m.Receipt(
+            id=id_,
+            idempotency_key=data.idempotency_key,
+            received_at=workflow.now(),
+            phase_id=st.phase_id or "",
+            round=st.round,
+            sha256=m.canonical_digest(data),
+        )
 
     def wake(self) -> None:
         self._wake += 1
