@@ -111,7 +111,13 @@ class OutboxDelivery:
             lease=timedelta(seconds=self._lease_seconds),
             channels=self.channels,
         )
-        outcomes = await asyncio.gather(*(self._one(row) for row in rows))
+        results = await asyncio.gather(*(self._one(row) for row in rows), return_exceptions=True)
+        # Every send finishes (or fails) before anything is raised: no orphaned tasks. A row
+        # whose outcome could not be recorded (database gone) is due again when its lease ends.
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        outcomes = [r for r in results if not isinstance(r, BaseException)]
         return DeliveryReport(
             claimed=len(rows),
             delivered=outcomes.count("delivered"),

@@ -6,6 +6,7 @@ least three times (about two seconds with the retry policy below) instead of 30 
 not depend on wall-clock time, and what matters is that attempts fail during the outage and
 succeed after it. The real Temporal dev server drives the retries. Afterwards every batch is
 stored exactly once, including one the workflow sends twice, and the audit trail verifies.
+The outbox's delivery pass fails while the database is away and delivers once afterwards.
 """
 
 from __future__ import annotations
@@ -22,11 +23,20 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
 from activities import contracts
-from activities.storage.activities import StorageActivities
+from activities.notify.webhook import WebhookSender
+from activities.storage.activities import DeliverOutboxInput, StorageActivities
 from activities.storage.pool import create_pool
 from activities.storage.verify import verify_procedure
 from tests.helpers import assert_eq_eventually, free_port, new_worker
-from tests.storage.conftest import PROCEDURE, procedure_record, statement
+from tests.storage.conftest import (
+    PROCEDURE,
+    FreshMetrics,
+    HttpReceiver,
+    event,
+    procedure_record,
+    statement,
+    storage_with,
+)
 from tests.storage.proxy import TcpProxy
 
 pytestmark = pytest.mark.integration
@@ -116,6 +126,39 @@ async def test_statements_survive_a_database_outage(
         assert await db_pool.fetchval("SELECT count(*) FROM events") == 4
         report = await verify_procedure(db_pool, PROCEDURE)
         assert report.ok, (report.chain.broken, report.record_problems)
+    finally:
+        await pool.close()
+        await proxy.close()
+
+
+async def test_outbox_delivery_resumes_after_an_outage(
+    database_url: str, db_schema: str, db_pool: asyncpg.Pool, receiver: HttpReceiver
+) -> None:
+    proxy = TcpProxy(database_url, free_port())
+    await proxy.start()
+    pool = await create_pool(proxy.url, schema=db_schema, max_size=2, connect_timeout=5)
+    try:
+        async with WebhookSender() as sender:
+            storage = storage_with(pool, FreshMetrics.fresh(), webhooks=sender)
+            await storage.record_procedure(
+                contracts.RecordProcedureInput(procedure=procedure_record())
+            )
+            await db_pool.execute(
+                "INSERT INTO webhook_subscriptions (subscription_id, url, secret_ref) "
+                "VALUES ('portal', $1, 'hooks-portal')",
+                receiver.url,
+            )
+            await storage.append_events(
+                contracts.AppendEventsInput(procedure_id=PROCEDURE, events=[event(1)])
+            )
+            await proxy.cut()
+            with pytest.raises((OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError)):
+                await storage.deliver_outbox(DeliverOutboxInput())
+            await proxy.restore()
+            result = await storage.deliver_outbox(DeliverOutboxInput())
+            again = await storage.deliver_outbox(DeliverOutboxInput())
+        assert (result.delivered, again.claimed) == (1, 0)
+        assert len(receiver.hits) == 1
     finally:
         await pool.close()
         await proxy.close()
