@@ -30,6 +30,7 @@ __all__ = [
     "count_incidents",
     "enqueue",
     "list_incidents",
+    "purge_finished",
     "record_cancelled",
     "record_delivered",
     "record_failure",
@@ -234,3 +235,17 @@ async def requeue(pool: asyncpg.Pool, message_id: str) -> bool:
         message_id,
     )
     return result.endswith(" 1")
+
+
+async def purge_finished(pool: asyncpg.Pool, older_than: timedelta) -> int:
+    """Delete delivered and cancelled rows last touched before `now() - older_than`.
+
+    Pending, failed and incident rows are never purged. The audit chain is unaffected: it
+    records events, not deliveries.
+    """
+    result: str = await pool.execute(
+        "DELETE FROM outbox WHERE status IN ('delivered', 'cancelled') "
+        "AND updated_at < now() - $1::interval",
+        older_than,
+    )
+    return int(result.split()[-1])

@@ -145,3 +145,20 @@ async def test_webhook_subscriptions_are_managed_by_reference_to_their_secret(
     unknown = await civicflow(database_url, db_schema, "outbox", "unsubscribe", "nobody")
     assert (gone.exit_code, unknown.exit_code) == (0, 1)
     assert await db_pool.fetchval("SELECT active FROM webhook_subscriptions") is False
+
+
+async def test_outbox_purge_keeps_everything_unfinished(
+    db_pool: asyncpg.Pool, database_url: str, db_schema: str
+) -> None:
+    for n, status in enumerate(("delivered", "cancelled", "pending", "failed", "incident")):
+        await db_pool.execute(
+            "INSERT INTO outbox (message_id, procedure_id, channel, recipient, payload, status, "
+            "updated_at) VALUES ($1, 'p1', 'mail', 'x', '{}', $2, now() - interval '40 days')",
+            f"00000000-0000-5000-8000-00000000000{n}",
+            status,
+        )
+    result = await civicflow(database_url, db_schema, "outbox", "purge", "--older-than-days", "30")
+    assert result.exit_code == 0, result.output
+    assert "purged 2" in result.output
+    left = {r[0] for r in await db_pool.fetch("SELECT status FROM outbox")}
+    assert left == {"pending", "failed", "incident"}

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from typing import TypeVar
 
 import asyncpg
 import typer
 
-from activities.storage.outbox import list_incidents, requeue
+from activities.storage.outbox import list_incidents, purge_finished, requeue
 from activities.storage.pool import DatabaseUnavailableError, create_pool
 from activities.storage.subscriptions import (
     Subscription,
@@ -167,3 +168,18 @@ def subscriptions(
             f"kind={sub.procedure_kind or '*'}  municipality={sub.municipality or '*'}  "
             f"types={types}"
         )
+
+
+@outbox_app.command("purge")
+def purge(
+    older_than_days: int = typer.Option(30, min=1, help="keep rows touched more recently"),
+    database_url: str | None = _URL,
+    database_schema: str | None = _SCHEMA,
+) -> None:
+    """Delete delivered and cancelled messages (never pending, failed or incidents)."""
+    settings = _settings(database_url, database_schema)
+    age = timedelta(days=older_than_days)
+    removed = _run(settings, "purge", lambda pool: purge_finished(pool, age))
+    typer.echo(
+        f"purged {removed} delivered or cancelled messages older than {older_than_days} days"
+    )
