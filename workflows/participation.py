@@ -74,7 +74,10 @@ class ParticipationHandlers(EngineBase):
             checks.check_register(self.defn, self.state, data)
 
     def _vote_id(self, data: m.CastVoteInput) -> str:
-        return stable_id(self.state.procedure_id, "vote", data.proposal_id, data.voter_ref)
+        """One vote per voter, proposal and phase visit (a new round votes afresh)."""
+        st = self.state
+        visit = f"{st.phase_id}#{st.phase_visits.get(st.phase_id or '', 0)}"
+        return stable_id(st.procedure_id, "vote", visit, data.proposal_id, data.voter_ref)
 
     @workflow.update
     async def cast_vote(self, raw: Any) -> m.Receipt:

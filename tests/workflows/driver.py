@@ -40,9 +40,9 @@ class Driver:
     async def status(self) -> m.ProcedureStatus:
         return await self.handle.query(ProcedureWorkflow.status)
 
-    async def run(self, decisions: dict[str, str] | None = None) -> m.ProcedureResult:
-        """Until the procedure completes; `decisions` picks an outcome per phase id."""
-        decisions = decisions or {}
+    async def run(self, decisions: dict[str, list[str]] | None = None) -> m.ProcedureResult:
+        """Until the procedure completes; `decisions` lists outcomes per phase id, one a visit."""
+        decisions = {k: list(v) for k, v in (decisions or {}).items()}
         for _ in range(MAX_STEPS):
             status = await self.status()
             if status.state != "running":
@@ -51,7 +51,8 @@ class Driver:
             phase = self.defn.phase(status.phase_id)
             self.phases.append((phase.id, status.round))
             await self.feed(phase, status)
-            await self.finish(phase, status, decisions.get(phase.id))
+            queued = decisions.get(phase.id)
+            await self.finish(phase, status, queued.pop(0) if queued else None)
             await self.wait_next(status.visits)
         result: m.ProcedureResult = await outcome(self.env, self.handle)
         return result

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import new_worker
@@ -56,6 +58,14 @@ async def test_two_rounds_then_decision(env: WorkflowEnvironment) -> None:
             ),
         )
         await wait_phase(handle, "hearing", 2)
+        status = await handle.query(ProcedureWorkflow.status)
+        assert status.limited_to == "affected"  # §4a(3): only those affected by the change
+        with pytest.raises(WorkflowUpdateFailedError):
+            await handle.execute_update(ProcedureWorkflow.submit_statement, statement("p2"))
+        second = await handle.execute_update(
+            ProcedureWorkflow.submit_statement, statement("a2", role="affected")
+        )
+        assert (second.round, second.late) == (2, False)
         await env.sleep(timedelta(days=20))
         await wait_phase(handle, "weighing", 2)
         await handle.execute_update(
@@ -75,9 +85,11 @@ async def test_two_rounds_then_decision(env: WorkflowEnvironment) -> None:
         )
         result = await outcome(env, handle)
         assert result.state == "completed"
-        assert result.counts["statements"] == 7
+        assert result.counts["statements"] == 8
         assert result.counts["late"] == 1
-    assert len(storage.statements) == 7
+    assert len(storage.statements) == 8
+    rounds = sorted(r.round for r in storage.statements.values())
+    assert rounds == [1] * 7 + [2]
     types = storage.event_types()
     assert types[0] == "procedure.started"
     assert types.count("phase.changed") == 6
