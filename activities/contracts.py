@@ -155,11 +155,18 @@ class StoreStatementsInput(_Model):
 
 
 class StoreStatementsResult(_Model):
-    """How many rows were new; `duplicate_ids` lists ids that already existed."""
+    """How many rows were new; `duplicate_ids` lists ids that already existed.
+
+    `same_content_ids` is the subset of `duplicate_ids` whose stored row equals the incoming
+    record field for field: a retry of a call whose commit succeeded but whose reply was lost
+    (a later resend under the same key differs in acceptance time and sequence). The engine
+    counts those as stored by this batch, so a lost reply never loses a statement's count.
+    """
 
     stored: int = Field(ge=0)
     duplicates: int = Field(ge=0)
     duplicate_ids: list[str] = Field(default_factory=list)
+    same_content_ids: list[str] = Field(default_factory=list)
 
 
 # single-record stores ----------------------------------------------------------------------

@@ -316,7 +316,9 @@ class EngineBase:
             c.StoreStatementsInput(procedure_id=st.procedure_id, statements=records),
             c.StoreStatementsResult,
         )
-        duplicates = set(result.duplicate_ids)
+        # a retried call whose first commit went through reports its own rows as duplicates
+        # with the same content: they were stored by this batch, not before it
+        duplicates = set(result.duplicate_ids) - set(result.same_content_ids)
         events = []
         for record, via, key in batch:
             if record.statement_id in duplicates:

@@ -44,7 +44,8 @@ class FakeStorage:
         self.reports: dict[str, ProgressReportRecord] = {}
         self.participants: dict[str, ParticipantRecord] = {}
         self.load_calls = 0
-        self.fail_next_store_statements = 0  # make N calls fail once (retry tests)
+        self.fail_next_store_statements = 0  # fail N calls before writing (outage)
+        self.lose_next_reply = 0  # fail N calls after writing (commit went through)
 
     def event_types(self) -> list[str]:
         return [self.events[e].type for e in self.event_order]
@@ -85,15 +86,25 @@ class FakeStorage:
             self.fail_next_store_statements -= 1
             msg = "simulated storage outage"
             raise RuntimeError(msg)
-        duplicate_ids = []
+        duplicate_ids, same = [], []
         for record in data.statements:
-            if record.statement_id in self.statements:
-                duplicate_ids.append(record.statement_id)
-            else:
+            existing = self.statements.get(record.statement_id)
+            if existing is None:
                 self.statements[record.statement_id] = record
+                continue
+            duplicate_ids.append(record.statement_id)
+            if existing == record:
+                same.append(record.statement_id)
+        if self.lose_next_reply > 0:  # committed, but the reply never reaches the workflow
+            self.lose_next_reply -= 1
+            msg = "simulated lost reply after commit"
+            raise RuntimeError(msg)
         stored = len(data.statements) - len(duplicate_ids)
         return c.StoreStatementsResult(
-            stored=stored, duplicates=len(duplicate_ids), duplicate_ids=duplicate_ids
+            stored=stored,
+            duplicates=len(duplicate_ids),
+            duplicate_ids=duplicate_ids,
+            same_content_ids=same,
         )
 
     def _store(self, table: dict[str, Any], key: str, record: Any) -> c.StoreResult:

@@ -43,6 +43,7 @@ async def test_worker_restart_mid_hearing_resumes(env: WorkflowEnvironment) -> N
     # The first worker is gone (its cache with it). A new process, no cached workflows at all:
     # every task replays the history from the start.
     storage.fail_next_store_statements = 2  # and the database hiccups twice
+    storage.lose_next_reply = 1  # and once commits but the reply is lost
     async with new_worker(
         env.client,
         ProcedureWorkflow,
@@ -55,6 +56,8 @@ async def test_worker_restart_mid_hearing_resumes(env: WorkflowEnvironment) -> N
         assert len(out.receipts) == 50
         assert out.receipts[0].round == 1
         assert storage.fail_next_store_statements == 0  # the outage was retried through
+        assert storage.lose_next_reply == 0
+        assert not any(r.duplicate for r in out.receipts)  # the retry saw its own rows
         await env.sleep(timedelta(days=40))
         await wait_phase(handle, "weighing")
         status = await handle.query(ProcedureWorkflow.status)
