@@ -164,6 +164,7 @@ class StorageActivities:
             stored=len(outcome.stored),
             duplicates=len(outcome.duplicate_ids),
             duplicate_ids=outcome.duplicate_ids,
+            same_content_ids=outcome.same_content_ids,
         )
 
     @activity.defn(name=contracts.STORE_VOTE)

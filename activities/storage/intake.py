@@ -59,8 +59,8 @@ class IntakeOutcome:
     same_content_ids: list[str] = field(default_factory=list)
     """Duplicates whose stored row equals the incoming record field for field: in practice a
     retry of a call whose commit succeeded but whose reply was lost (the record carries the
-    workflow's acceptance time and sequence, so a later resend differs). The contract has no
-    field for them yet; see the storage report."""
+    workflow's acceptance time and sequence, so a later resend differs). Reported to the
+    engine as `StoreStatementsResult.same_content_ids`, which counts them as stored."""
 
 
 async def store_statements(

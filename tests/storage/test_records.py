@@ -94,6 +94,8 @@ async def test_statement_batch_retry_stores_nothing_twice(
     assert (first.stored, first.duplicates) == (100, 0)
     assert (retry.stored, retry.duplicates) == (0, 100)
     assert set(retry.duplicate_ids) == {s.statement_id for s in batch.statements}
+    # A retry of the same call (identical rows): the engine counts these as its own.
+    assert retry.same_content_ids == retry.duplicate_ids
     assert await count(db_pool, "statements") == 100
     # One procedure.recorded plus one statements.stored event; the retry added none.
     assert await count(db_pool, "events") == 2
