@@ -8,15 +8,24 @@ it that carries `@activity.defn`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import asyncio
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
+from activities.definitions_io import load_definition
+from activities.notify.mail import mail_sender_from_env
+from activities.notify.templates import MailRenderer
+from activities.notify.webhook import WebhookSender
 from activities.skeleton import SkeletonActivities
+from activities.storage.activities import StorageActivities
+from activities.storage.pump import pump_outbox
+from activities.storage.settings import StorageSettings
 from worker.config import Settings
 from worker.telemetry import Metrics
+from workflows.procedure import ProcedureWorkflow
 from workflows.skeleton import SkeletonWorkflow
 
 __all__ = [
@@ -35,13 +44,41 @@ class ActivityDeps:
     pool: asyncpg.Pool
     metrics: Metrics
     settings: Settings
+    closers: list[Callable[[], Awaitable[object]]] = field(default_factory=list)
+    """Called once the worker has stopped (e.g. closing an HTTP client a factory opened)."""
+    background: list[Callable[[asyncio.Event], Awaitable[object]]] = field(default_factory=list)
+    """Loops that run beside the worker until the stop event is set (e.g. the outbox pump)."""
 
 
-WORKFLOWS: Sequence[type] = (SkeletonWorkflow,)
+class _Functions:
+    """Module-level activity functions, presented like an activity class."""
+
+    load_definition = staticmethod(load_definition)
+
+
+def _storage_activities(deps: ActivityDeps) -> StorageActivities:
+    """Storage with its outbox senders; the outbox pump runs beside the worker."""
+    webhooks = WebhookSender()
+    deps.closers.append(webhooks.aclose)
+    storage = StorageActivities(
+        deps.pool,
+        deps.metrics,
+        StorageSettings(),
+        mail_sender=mail_sender_from_env(),
+        webhook_sender=webhooks,
+        renderer=MailRenderer(),
+    )
+    deps.background.append(lambda stop: pump_outbox(storage.deliver_outbox, stop=stop))
+    return storage
+
+
+WORKFLOWS: Sequence[type] = (ProcedureWorkflow, SkeletonWorkflow)
 """Every workflow class the worker registers."""
 
 ACTIVITY_FACTORIES: Sequence[Callable[[ActivityDeps], object]] = (
     lambda deps: SkeletonActivities(deps.pool),
+    lambda deps: _Functions(),
+    _storage_activities,
 )
 """One line per activity class: how to build it from the worker's dependencies."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -69,6 +69,7 @@ class WorkerServices:
     metrics: Metrics
     worker: Worker
     metrics_url: str | None
+    background: Sequence[Callable[[asyncio.Event], Awaitable[object]]] = ()
 
 
 def build_worker(
@@ -91,22 +92,45 @@ def build_worker(
     )
 
 
-async def run_until_stopped(worker: Worker, stop: asyncio.Event) -> None:
+async def run_until_stopped(
+    worker: Worker,
+    stop: asyncio.Event,
+    background: Sequence[Callable[[asyncio.Event], Awaitable[object]]] = (),
+) -> None:
     """Poll until `stop` is set, then stop polling and let running activities finish.
 
     Activities still running when the grace period ends are cancelled by the SDK. If the
     worker ends on its own (a fatal error such as an unknown namespace), that is raised as a
-    `StartupError`.
+    `StartupError`. `background` loops (the outbox pump) run beside the worker until the
+    worker has stopped, and are awaited before returning.
     """
     running = asyncio.create_task(worker.run(), name="civicflow-worker")
     stopping = asyncio.create_task(stop.wait(), name="civicflow-stop")
+    background_stop = asyncio.Event()
+    loops = [asyncio.create_task(_as_coroutine(run(background_stop))) for run in background]
     try:
         await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         running.cancel()
+        for task in loops:
+            task.cancel()
         raise
     finally:
         stopping.cancel()
+    try:
+        await _drain_or_raise(worker, running)
+    finally:
+        background_stop.set()
+        if loops:
+            await asyncio.gather(*loops, return_exceptions=True)
+
+
+async def _as_coroutine(awaitable: Awaitable[object]) -> object:
+    return await awaitable
+
+
+async def _drain_or_raise(worker: Worker, running: asyncio.Task[None]) -> None:
+    """Raise if the worker ended on its own; else shut it down and wait for the drain."""
     if running.done():
         try:
             running.result()
@@ -182,18 +206,26 @@ async def worker_services(
                     log.info("migrations applied", applied=[m.version for m in applied])
                 await _check_migrated(conn, settings)
             deps = registry.ActivityDeps(pool=pool, metrics=metrics, settings=settings)
-            worker = build_worker(
-                client,
-                settings,
-                workflows=registry.WORKFLOWS,
-                activities=registry.build_activities(deps),
-                interceptors=[TelemetryInterceptor(metrics)],
-            )
-            metrics_url = None
-            if endpoint is not None:
-                host = "127.0.0.1" if settings.metrics_host == "0.0.0.0" else settings.metrics_host
-                metrics_url = f"http://{host}:{endpoint.port}/metrics"
-            yield WorkerServices(settings, client, pool, metrics, worker, metrics_url)
+            try:
+                worker = build_worker(
+                    client,
+                    settings,
+                    workflows=registry.WORKFLOWS,
+                    activities=registry.build_activities(deps),
+                    interceptors=[TelemetryInterceptor(metrics)],
+                )
+                metrics_url = None
+                if endpoint is not None:
+                    host = (
+                        "127.0.0.1" if settings.metrics_host == "0.0.0.0" else settings.metrics_host
+                    )
+                    metrics_url = f"http://{host}:{endpoint.port}/metrics"
+                yield WorkerServices(
+                    settings, client, pool, metrics, worker, metrics_url, tuple(deps.background)
+                )
+            finally:
+                for close in reversed(deps.closers):
+                    await close()
         finally:
             await pool.close()
     finally:
@@ -213,7 +245,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, migrate: bool = Fals
             database_schema=settings.database_schema,
             metrics_url=services.metrics_url,
         )
-        await run_until_stopped(services.worker, stop)
+        await run_until_stopped(services.worker, stop, services.background)
 
 
 _DUPLICATE_SIGNAL_SECONDS = 1.0

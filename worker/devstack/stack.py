@@ -153,5 +153,5 @@ async def run_dev(
             started = await start_demo(services.client, settings.task_queue)
             log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
             out(banner(server, services.metrics_url, database, settings.task_queue))
-            await run_until_stopped(services.worker, stop)
+            await run_until_stopped(services.worker, stop, services.background)
         log.info("stopping temporal dev server", pid=server.pid)
