@@ -1,0 +1,293 @@
+"""MAXIMIN and LEXIMIN selection probabilities by column generation (Flanigan et al. 2021).
+
+Written from the paper's description, not from any existing implementation.
+
+A distribution over feasible panels gives each person a selection probability. MAXIMIN
+maximises the smallest; LEXIMIN then maximises the second smallest without lowering the
+first, and so on. There are far too many panels to list, so we keep a small set of them:
+
+- the master LP (HiGHS via `linprog`) finds the best distribution over the panels we have:
+  maximise z such that every person not yet fixed has probability >= z and every fixed
+  person keeps at least their fixed probability;
+- its duals y (one per person, >= 0, summing to 1 over the people not fixed) price a panel
+  as the y-weighted sum of its members; the pricing MILP (`best_panel`) finds the panel of
+  highest price. If it beats the best price among our panels, it would raise z: add it and
+  solve again. If not (within `tolerance`), the LP value is optimal for all panels;
+- LEXIMIN: people whose dual is positive have probability exactly z in every optimal
+  distribution (complementary slackness), so their probability is fixed at z and the
+  next round maximises the minimum over the rest, until everybody is fixed.
+
+People of one type (same categories everywhere) are interchangeable, so the LP works on
+types: a panel is a count per type, and a type's probability is its expected count divided
+by its size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+from scipy import optimize, sparse
+
+from activities.selection.instance import FloatArray, Instance, IntArray
+from activities.selection.panels import best_panel, swap_neighbours
+
+__all__ = ["Distribution", "leximin", "maximin"]
+
+DEFAULT_TOLERANCE = 1e-3  # relative gap between z and its proven upper bound
+_DUAL_POSITIVE = 1e-6
+_SMOOTHING = 0.9
+_NEIGHBOUR_SLACK = 3e-3
+_MAX_AGE = 10
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Distribution:
+    """Panels (counts per type) with their probabilities, and what it cost to find them."""
+
+    panels: IntArray  # (P, T)
+    weights: FloatArray  # (P,), sums to 1
+    type_probs: FloatArray  # (T,)
+    rounds: int
+    lp_solves: int
+    milp_solves: int
+    seconds: float
+    complete: bool = True  # False: LEXIMIN stopped at its time limit after `rounds` levels
+
+
+class _ColumnGeneration:
+    def __init__(self, inst: Instance, tolerance: float) -> None:
+        self.inst = inst
+        self.tolerance = tolerance
+        self.columns: list[IntArray] = []
+        self._seen: set[bytes] = set()
+        self._age: list[int] = []
+        self.lp_solves = 0
+        self.milp_solves = 0
+        self.never: np.ndarray = np.zeros(inst.n_types, dtype=bool)
+
+    def add(self, counts: IntArray) -> bool:
+        key = counts.tobytes()
+        if key in self._seen:
+            return False
+        self._seen.add(key)
+        self.columns.append(counts)
+        self._age.append(0)
+        return True
+
+    def price(self, weights: FloatArray) -> IntArray:
+        self.milp_solves += 1
+        counts = best_panel(self.inst, weights)
+        if counts is None:
+            msg = "no feasible panel (run the feasibility check first)"
+            raise ValueError(msg)
+        return counts
+
+    def cover(self) -> None:
+        """Start with panels that together contain every type that any panel can contain."""
+        covered = np.zeros(self.inst.n_types, dtype=bool)
+        while True:
+            open_types = ~covered & ~self.never
+            if not open_types.any():
+                return
+            # weight 1 per type (not per person), so one panel reaches many open types
+            counts = self.price(open_types / self.inst.sizes)
+            reached = (counts > 0) & open_types
+            self.add(counts)
+            if not reached.any():
+                # the optimum of the MILP is 0: no panel contains any open type
+                self.never |= open_types
+                return
+            covered |= counts > 0
+
+    def solve_master(
+        self, fixed: np.ndarray, floor: FloatArray
+    ) -> tuple[float, FloatArray, FloatArray]:
+        """Best z over the current panels; returns (z, panel weights, duals per type)."""
+        inst = self.inst
+        m = np.array(self.columns, dtype=np.float64).T / inst.sizes[:, None]  # (T, P) probs
+        n_panels = m.shape[1]
+        free = (~fixed).astype(np.float64)[:, None]
+        # rows t: -m_t . lambda + z <= 0 (free) ; -m_t . lambda <= -floor_t (fixed)
+        a_ub = sparse.hstack([sparse.csr_array(-m), sparse.csr_array(free)], format="csr")
+        b_ub = np.where(fixed, -floor, 0.0)
+        a_eq = np.concatenate([np.ones(n_panels), [0.0]])[None, :]
+        cost = np.zeros(n_panels + 1)
+        cost[-1] = -1.0
+        self.lp_solves += 1
+        result = optimize.linprog(
+            cost,
+            A_ub=a_ub,
+            b_ub=b_ub,
+            A_eq=a_eq,
+            b_eq=[1.0],
+            bounds=[(0.0, None)] * n_panels + [(None, None)],
+            method="highs",
+        )
+        if result.status != 0:
+            msg = f"master LP failed: {result.message}"
+            raise RuntimeError(msg)
+        duals = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
+        return float(result.x[-1]), np.asarray(result.x[:-1]), duals
+
+    def relaxation_duals(self, fixed: np.ndarray, floor: FloatArray) -> FloatArray:
+        """Duals of the same problem over the LP relaxation of the panel polytope.
+
+        Expected counts e with sum k and quota bounds, every free type at e_t / n_t >= z:
+        its duals are a (near) optimal dual of the real problem whenever the relaxation is
+        (near) integral, which quota polytopes are in practice, so they steer the pricing
+        from the first round instead of after hundreds of oscillating ones.
+        """
+        inst = self.inst
+        n_types = inst.n_types
+        inv = sparse.diags_array(1.0 / inst.sizes)
+        free = (~fixed).astype(np.float64)[:, None]
+        rows = sparse.vstack(
+            [
+                sparse.hstack([-inv, sparse.csr_array(free)]),
+                sparse.hstack([sparse.csr_array(inst.cat_matrix), np.zeros((len(inst.lo), 1))]),
+                sparse.hstack([sparse.csr_array(-inst.cat_matrix), np.zeros((len(inst.lo), 1))]),
+                sparse.hstack(
+                    [sparse.csr_array(inst.household_rows), np.zeros((len(inst.household_rows), 1))]
+                ),
+            ],
+            format="csr",
+        )
+        b_ub = np.concatenate(
+            [np.where(fixed, -floor, 0.0), inst.hi, -inst.lo, np.ones(len(inst.household_rows))]
+        )
+        cost = np.zeros(n_types + 1)
+        cost[-1] = -1.0
+        self.lp_solves += 1
+        result = optimize.linprog(
+            cost,
+            A_ub=rows,
+            b_ub=b_ub,
+            A_eq=np.concatenate([np.ones(n_types), [0.0]])[None, :],
+            b_eq=[float(inst.k)],
+            bounds=[(0.0, float(s)) for s in inst.sizes] + [(None, None)],
+            method="highs",
+        )
+        if result.status != 0:
+            msg = f"relaxation LP failed: {result.message}"
+            raise RuntimeError(msg)
+        duals: FloatArray = np.maximum(-np.asarray(result.ineqlin.marginals)[:n_types], 0.0)
+        return duals
+
+    def prune(self, weights: FloatArray) -> None:
+        """Forget panels unused for `_MAX_AGE` master solves: they only slow the LP down."""
+        self._age = [0 if w > 1e-12 else a + 1 for a, w in zip(self._age, weights, strict=True)]
+        keep = [j for j, a in enumerate(self._age) if a <= _MAX_AGE]
+        if len(keep) < len(self.columns):
+            self.columns = [self.columns[j] for j in keep]
+            self._age = [self._age[j] for j in keep]
+            self._seen = {c.tobytes() for c in self.columns}
+
+    def stage(self, fixed: np.ndarray, floor: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+        """Column generation until z is within the tolerance of the best upper bound.
+
+        Returns z, the panel weights and the dual that proves the bound. Pricing uses a
+        smoothed dual (Wentges): mostly the best dual seen so far (first the relaxation's),
+        a little of the master's current dual to steer towards what the master lacks. Any
+        dual with sum 1 over the free types bounds the optimum from above: the highest
+        weighted sum of any panel minus what the fixed floors take.
+        """
+        inv_sizes = 1.0 / self.inst.sizes
+        center = self.relaxation_duals(fixed, floor)
+        first = self.price(center * inv_sizes)
+        self.add(first)
+        best_ub = float(first @ (center * inv_sizes)) - float(center[fixed] @ floor[fixed])
+        alpha = _SMOOTHING
+        while True:
+            z, weights, duals = self.solve_master(fixed, floor)
+            if best_ub - z <= self.tolerance * max(best_ub, 1e-9):
+                return z, weights, center
+            self.prune(weights)
+            mixed = alpha * center + (1.0 - alpha) * duals
+            unit = mixed * inv_sizes
+            candidate = self.price(unit)
+            price = float(candidate @ unit)
+            bound = price - float(mixed[fixed] @ floor[fixed])
+            if bound < best_ub:
+                best_ub, center = bound, mixed
+            if self.add(candidate):
+                for neighbour in swap_neighbours(
+                    self.inst, candidate, unit, price * (1.0 - _NEIGHBOUR_SLACK)
+                ):
+                    self.add(neighbour)
+            elif alpha > 0.01:
+                alpha /= 2  # mispriced (nothing new): trust the master's dual more
+            else:
+                # the master's own dual priced every panel: its z is optimal
+                z, weights, duals = self.solve_master(fixed, floor)
+                return z, weights, np.asarray(duals)
+
+    def finish(
+        self, weights: FloatArray, rounds: int, started: float, *, complete: bool = True
+    ) -> Distribution:
+        weights = np.where(weights > 1e-12, weights, 0.0)
+        weights = weights / weights.sum()
+        keep = weights > 0
+        panels = np.array(self.columns, dtype=np.int64)[keep]
+        kept = weights[keep]
+        type_probs = (kept @ panels) / self.inst.sizes
+        return Distribution(
+            panels=panels,
+            weights=kept,
+            type_probs=type_probs,
+            rounds=rounds,
+            lp_solves=self.lp_solves,
+            milp_solves=self.milp_solves,
+            seconds=time.perf_counter() - started,
+            complete=complete,
+        )
+
+
+def maximin(inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE) -> Distribution:
+    """A distribution maximising the smallest selection probability among selectable people.
+
+    People whom no feasible panel contains keep probability 0 and are left out of the
+    minimum (otherwise every distribution would be maximin with value 0).
+    """
+    started = time.perf_counter()
+    gen = _ColumnGeneration(inst, tolerance)
+    gen.cover()
+    floor = np.zeros(inst.n_types)
+    _, weights, _ = gen.stage(gen.never.copy(), floor)
+    return gen.finish(weights, 1, started)
+
+
+def leximin(
+    inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE, time_limit: float | None = None
+) -> Distribution:
+    """The leximin distribution: raise the lowest probabilities one level at a time.
+
+    With `time_limit` (seconds) it stops after the level that crosses the limit; the
+    distribution is then maximin-optimal and leximin for the levels fixed so far
+    (`complete=False`), which is still valid and never worse than MAXIMIN.
+    """
+    started = time.perf_counter()
+    gen = _ColumnGeneration(inst, tolerance)
+    gen.cover()
+    fixed = gen.never.copy()
+    floor = np.zeros(inst.n_types)
+    rounds = 0
+    weights = np.zeros(0)
+    complete = True
+    while not fixed.all():
+        if time_limit is not None and rounds and time.perf_counter() - started > time_limit:
+            complete = False
+            break
+        rounds += 1
+        z, weights, duals = gen.stage(fixed, floor)
+        tight = ~fixed & (duals > _DUAL_POSITIVE)
+        if not tight.any():  # numerically flat duals: fix the largest, which is tight
+            tight = np.zeros_like(fixed)
+            tight[int(np.argmax(np.where(fixed, -1.0, duals)))] = True
+        # a hair below z keeps the next LP feasible despite rounding in the solver
+        floor[tight] = max(z - 1e-9, 0.0)
+        fixed |= tight
+    if weights.size == 0:  # nobody can be selected: the cover panel is all there is
+        weights = np.ones(len(gen.columns)) / len(gen.columns)
+    return gen.finish(weights, rounds, started, complete=complete)
