@@ -10,6 +10,7 @@ from worker.commands.dev import dev
 from worker.commands.migrate import migrate
 from worker.commands.outbox import outbox_app
 from worker.commands.participants import participants_app
+from worker.commands.selection import app as selection_app
 from worker.commands.worker import worker
 
 __all__ = ["app", "main"]
@@ -32,6 +33,7 @@ app.add_typer(definitions_command.app, name="definitions")
 app.add_typer(audit_app, name="audit")
 app.add_typer(participants_app, name="participants")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(selection_app, name="selection")
 app.command("dev")(dev)
 app.command("migrate")(migrate)
 app.command("worker")(worker)

@@ -1,0 +1,169 @@
+"""`civicflow selection run`: draw a fair panel from a pool CSV and a quota file.
+
+Prints the report (rich tables) and writes into --out: the panel (CSV and JSON with the
+audit summary), everybody's probability, the published distribution (with which anyone can
+recompute the draw from the seed, see `activities.selection.draw`) and two PNG plots.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from activities.selection.model import Method, Person
+
+if TYPE_CHECKING:
+    from activities.selection.select import SelectionOutcome
+
+__all__ = ["app", "run"]
+
+app = typer.Typer(
+    help="Fair panel selection (Bürgerrat lottery): LEXIMIN, MAXIMIN or the legacy method.",
+    no_args_is_help=True,
+)
+
+
+_DEFAULT_OUT = Path("selection")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"civicflow selection: {message}", err=True)
+    return typer.Exit(1)
+
+
+@app.command("run")
+def run(
+    pool: Annotated[Path, typer.Argument(help="CSV: id, one column per feature, [household]")],
+    quotas: Annotated[Path, typer.Argument(help="YAML: features -> category -> min/max/target")],
+    k: Annotated[int, typer.Option("--k", min=1, help="panel size")],
+    seed: Annotated[str, typer.Option("--seed", help="seed text announced before the draw")],
+    method: Annotated[Method, typer.Option("--method", help="selection method")] = Method.LEXIMIN,
+    households: Annotated[
+        bool, typer.Option("--households", help="at most one person per household")
+    ] = False,
+    out: Annotated[Path, typer.Option("--out", help="directory for the results")] = _DEFAULT_OUT,
+    legacy_runs: Annotated[
+        int,
+        typer.Option("--legacy-runs", min=0, help="greedy runs to estimate legacy odds (0: no)"),
+    ] = 300,
+) -> None:
+    """Select a panel of K from POOL under QUOTAS; same inputs and seed give the same panel."""
+    # scipy and matplotlib load here, not when any other civicflow command starts
+    from activities.selection.feasibility import InfeasibleQuotasError
+    from activities.selection.legacy import LegacyStuckError
+    from activities.selection.parse import (
+        PoolError,
+        QuotaError,
+        parse_pool_csv,
+        parse_quotas_yaml,
+    )
+    from activities.selection.select import select_panel
+
+    try:
+        quota_model = parse_quotas_yaml(quotas.read_text(encoding="utf-8"), source=str(quotas))
+        people = parse_pool_csv(
+            pool.read_text(encoding="utf-8-sig"),
+            quota_model,
+            source=str(pool),
+            households=households,
+        )
+        outcome = select_panel(
+            people,
+            quota_model,
+            k,
+            seed,
+            method=method,
+            households=households,
+            legacy_runs=legacy_runs,
+        )
+    except (PoolError, QuotaError, InfeasibleQuotasError, LegacyStuckError) as err:
+        raise _fail(str(err)) from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise _fail(f"cannot read input: {err}") from None
+    except ValueError as err:  # e.g. k larger than allowed by the model
+        raise _fail(str(err)) from None
+    console = Console()
+    _print_report(console, outcome)
+    try:
+        _write_results(out, outcome, people)
+    except OSError as err:
+        raise _fail(f"cannot write results to {out}: {err}") from None
+    console.print(f"panel and report written to {out}/")
+
+
+def _print_report(console: Console, outcome: SelectionOutcome) -> None:
+    report = outcome.report
+    summary = Table(title="Selection", show_header=False)
+    summary.add_row("method", report.method.value)
+    summary.add_row("pool / k", f"{report.pool_size} / {report.k}")
+    summary.add_row("seed (sha256)", f"{report.seed!r} ({report.seed_digest[:16]}…)")
+    summary.add_row("distribution hash", report.distribution_hash or "(legacy: none)")
+    summary.add_row("panels in distribution", str(report.panels_in_support))
+    stats = report.probabilities
+    summary.add_row(
+        "probability min / max / Gini",
+        f"{stats.minimum:.4f} / {stats.maximum:.4f} / {stats.gini:.3f}",
+    )
+    if report.legacy is not None and report.method is not Method.LEGACY:
+        summary.add_row(
+            f"legacy ({report.legacy_runs} runs) min / max / Gini",
+            f"{report.legacy.minimum:.4f} / {report.legacy.maximum:.4f} / {report.legacy.gini:.3f}",
+        )
+    summary.add_row("never selectable", str(stats.never_selectable))
+    summary.add_row("time", f"{report.seconds:.1f} s")
+    console.print(summary)
+    table = Table(title="Quotas: pool, panel, target")
+    for column in ("feature", "category", "min–max", "pool", "panel", "expected", "target", "ok"):
+        table.add_column(column, justify="left" if column in ("feature", "category") else "right")
+    for row in report.quotas:
+        table.add_row(
+            row.feature,
+            row.category,
+            f"{row.min}–{row.max}",
+            f"{row.pool} ({row.pool_share:.0%})",
+            f"{row.panel} ({row.panel_share:.0%})",
+            f"{row.expected:.1f}",
+            f"{row.target:.0%}" if row.target is not None else "–",
+            "yes" if row.fulfilled else "NO",
+        )
+    console.print(table)
+
+
+def _write_results(out: Path, outcome: SelectionOutcome, people: list[Person]) -> None:
+    from activities.selection.plots import render_plots
+
+    out.mkdir(parents=True, exist_ok=True)
+    chosen = set(outcome.panel)
+    features = list(people[0].features)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["id", *features, "probability"])
+    for person in sorted(people, key=lambda p: p.id):
+        if person.id in chosen:
+            row = [person.features[f] for f in features]
+            writer.writerow([person.id, *row, f"{outcome.probabilities[person.id]:.6f}"])
+    (out / "panel.csv").write_text(buffer.getvalue(), encoding="utf-8")
+    panel = {
+        "panel": outcome.panel,
+        "audit": outcome.audit.model_dump(mode="json"),
+        "report": outcome.report.model_dump(mode="json"),
+    }
+    (out / "panel.json").write_text(json.dumps(panel, indent=2, ensure_ascii=False) + "\n")
+    probabilities = io.StringIO()
+    writer = csv.writer(probabilities, lineterminator="\n")
+    writer.writerow(["id", "probability"])
+    writer.writerows([pid, f"{p:.6f}"] for pid, p in outcome.probabilities.items())
+    (out / "probabilities.csv").write_text(probabilities.getvalue(), encoding="utf-8")
+    if outcome.distribution is not None:
+        (out / "distribution.json").write_text(
+            json.dumps(outcome.distribution, sort_keys=True, separators=(",", ":")) + "\n"
+        )
+    for name, png in render_plots(outcome).items():
+        (out / name).write_bytes(png)
