@@ -1,0 +1,140 @@
+"""Benchmark of fair panel selection (issue 10): not a test, run by hand.
+
+A synthetic pool of 2,000 registrants with 6 features (30 categories in total) whose
+registrations are skewed against the population (the young, the less educated and people
+with a migration background register less often, as in real Bürgerrat recruitment). Quotas
+are the population shares of k = 160 with some slack. Prints the time of MAXIMIN and LEXIMIN
+and the smallest selection probability of each against the greedy legacy method, whose
+probabilities are estimated by repeated runs.
+
+    .venv/bin/python bench/selection_bench.py [--runs 1000] [--seed 7]
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+
+from activities.selection.fair import leximin, maximin
+from activities.selection.feasibility import require_feasible
+from activities.selection.instance import build_instance
+from activities.selection.legacy import estimate_probabilities
+from activities.selection.model import CategoryQuota, Person, Quotas
+from activities.selection.report import gini
+
+# feature -> category -> (population share, relative propensity to register)
+FEATURES: dict[str, dict[str, tuple[float, float]]] = {
+    "gender": {"female": (0.50, 1.0), "male": (0.49, 1.1), "diverse": (0.01, 1.0)},
+    "age": {
+        "16-24": (0.12, 0.5),
+        "25-34": (0.16, 0.8),
+        "35-44": (0.16, 1.0),
+        "45-54": (0.17, 1.1),
+        "55-64": (0.18, 1.4),
+        "65+": (0.21, 1.2),
+    },
+    "district": {
+        f"d{i}": (s, b)
+        for i, (s, b) in enumerate(
+            [
+                (0.18, 1.3),
+                (0.15, 1.2),
+                (0.14, 1.0),
+                (0.13, 1.0),
+                (0.12, 0.9),
+                (0.10, 0.8),
+                (0.10, 0.7),
+                (0.08, 0.6),
+            ],
+            start=1,
+        )
+    },
+    "education": {
+        "low": (0.30, 0.4),
+        "middle": (0.35, 0.9),
+        "high": (0.25, 1.8),
+        "other": (0.10, 0.8),
+    },
+    "milieu": {
+        "established": (0.15, 1.6),
+        "performer": (0.12, 1.2),
+        "middle": (0.20, 1.0),
+        "traditional": (0.18, 0.9),
+        "precarious": (0.15, 0.4),
+        "hedonist": (0.20, 0.6),
+    },
+    "migration": {"none": (0.72, 1.1), "first": (0.14, 0.5), "second": (0.14, 0.7)},
+}
+K = 160
+POOL = 2000
+
+
+def make_pool(seed: int) -> list[Person]:
+    rng = random.Random(seed)
+    people: list[Person] = []
+    while len(people) < POOL:
+        features = {
+            f: rng.choices(list(cats), weights=[s for s, _ in cats.values()])[0]
+            for f, cats in FEATURES.items()
+        }
+        propensity = math.prod(FEATURES[f][c][1] for f, c in features.items())
+        if rng.random() < propensity / 6.0:
+            people.append(Person(id=f"r{len(people):05d}", features=features))
+    return people
+
+
+def make_quotas() -> Quotas:
+    features: dict[str, dict[str, CategoryQuota]] = {}
+    for f, cats in FEATURES.items():
+        features[f] = {
+            c: CategoryQuota(
+                min=math.floor(share * K * 0.9),
+                max=max(math.ceil(share * K * 1.1), 1),
+                target=share,
+            )
+            for c, (share, _) in cats.items()
+        }
+    return Quotas(features=features)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=1000, help="legacy runs for the estimate")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--skip-leximin", action="store_true")
+    parser.add_argument("--tolerance", type=float, default=1e-3, help="relative optimality gap")
+    parser.add_argument("--leximin-limit", type=float, default=600.0, help="seconds")
+    args = parser.parse_args()
+    inst = build_instance(make_pool(args.seed), make_quotas(), K, households=False)
+    print(f"pool {inst.n}, categories {len(inst.labels)}, types {inst.n_types}, k {K}")
+    start = time.perf_counter()
+    require_feasible(inst)
+    print(f"feasibility check: {time.perf_counter() - start:.1f} s")
+
+    start = time.perf_counter()
+    legacy = estimate_probabilities(inst, args.runs, seed=args.seed)
+    print(
+        f"legacy   {time.perf_counter() - start:6.1f} s ({args.runs} runs)  "
+        f"min {legacy.min():.4f}  max {legacy.max():.4f}  gini {gini(legacy):.3f}  "
+        f"never drawn {int((legacy == 0).sum())}"
+    )
+    for name in ("maximin", "leximin"):
+        if name == "leximin" and args.skip_leximin:
+            continue
+        if name == "maximin":
+            dist = maximin(inst, tolerance=args.tolerance)
+        else:
+            dist = leximin(inst, tolerance=args.tolerance, time_limit=args.leximin_limit)
+        probs = inst.person_probabilities(dist.type_probs)
+        print(
+            f"{name}  {dist.seconds:6.1f} s  min {probs.min():.4f}  max {probs.max():.4f}  "
+            f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  panels {len(dist.weights)}  "
+            f"rounds {dist.rounds}  LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
+            f"complete {dist.complete}"
+        )
+
+
+if __name__ == "__main__":
+    main()
