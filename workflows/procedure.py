@@ -197,9 +197,23 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
 
     @workflow.query
     def status(self) -> m.ProcedureStatus:
-        if not self._ready:
-            msg = "the procedure is starting; its definition is being loaded"
-            raise ApplicationError(msg)
+        if not self._ready:  # the definition is still loading
+            return m.ProcedureStatus(
+                procedure_id=workflow.info().workflow_id,
+                definition_id="",
+                definition_version="",
+                definition_hash="",
+                state="starting",
+                phase_id=None,
+                phase_type=None,
+                round=1,
+                phase_started=None,
+                phase_ends=None,
+                next_deadline=None,
+                counts={},
+                open_commitments=[],
+                run=1,
+            )
         st = self.state
         phase = self.defn.phase(st.phase_id) if st.phase_id else None
         return m.ProcedureStatus(

@@ -43,6 +43,11 @@ class Driver:
     async def run(self, decisions: dict[str, list[str]] | None = None) -> m.ProcedureResult:
         """Until the procedure completes; `decisions` lists outcomes per phase id, one a visit."""
         decisions = {k: list(v) for k, v in (decisions or {}).items()}
+
+        async def started() -> bool:
+            return (await self.status()).state != "starting"
+
+        await assert_eq_eventually(True, started)
         for _ in range(MAX_STEPS):
             status = await self.status()
             if status.state != "running":

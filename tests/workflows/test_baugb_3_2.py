@@ -26,8 +26,7 @@ async def test_two_rounds_then_decision(env: WorkflowEnvironment) -> None:
     storage = FakeStorage({"baugb-3-2": load_catalogue("baugb-3-2")})
     async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
         handle = await start(env.client, w.task_queue, start_input("baugb-3-2"))
-        status = await handle.query(ProcedureWorkflow.status)
-        assert status.phase_id == "announcement"
+        await wait_phase(handle, "announcement")
         await env.sleep(timedelta(days=9))
         await wait_phase(handle, "hearing")
         receipt = await handle.execute_update(ProcedureWorkflow.submit_statement, statement("k1"))

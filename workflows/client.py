@@ -1,0 +1,108 @@
+"""Client-side intake helper for integrators: many statements, bounded concurrency, retries.
+
+Temporal admits at most 10 updates in flight per workflow; beyond that the server answers
+RESOURCE_EXHAUSTED ("limit on number of concurrent in-flight updates has been reached"), and
+throughput collapses if every submitter just hammers it. `StatementSubmitter` cuts the
+statements into `submit_statements` batches, keeps at most `max_in_flight` of them in flight
+and retries RESOURCE_EXHAUSTED and update timeouts with capped exponential backoff. Each batch
+has a stable update id (derived from its idempotency keys), so a retry whose first attempt did
+land returns the first result instead of a second intake.
+
+This is client code shipped next to the messages it sends; workflow code never imports it.
+Jitter is derived from the batch, not from `random`, which workflow modules may not use.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.service import RPCError, RPCStatusCode
+
+from workflows.messages import (
+    ItemError,
+    StatementInput,
+    StatementReceipt,
+    StatementsReceipt,
+    SubmitStatementsInput,
+)
+
+__all__ = ["RETRYABLE", "StatementSubmitter"]
+
+RETRYABLE = frozenset({RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE})
+"""RPC failures worth retrying: the server is busy or briefly unreachable."""
+
+
+class StatementSubmitter:
+    """Submit statements to one procedure in batches; see the module docstring."""
+
+    def __init__(
+        self,
+        handle: WorkflowHandle[Any, Any],
+        *,
+        batch_size: int = 200,
+        max_in_flight: int = 8,
+        max_attempts: int = 10,
+        base_delay: float = 0.1,
+        max_delay: float = 5.0,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        if not 1 <= max_in_flight <= 10:
+            limit = "Temporal's in-flight update limit"
+            msg = f"max_in_flight: expected 1..10 ({limit}), got {max_in_flight}"
+            raise ValueError(msg)
+        self._handle = handle
+        self._batch_size = batch_size
+        self._slots = asyncio.Semaphore(max_in_flight)
+        self._max_attempts = max_attempts
+        self._base = base_delay
+        self._max = max_delay
+        self._sleep = sleep
+        self.retries = 0  # how often the server pushed back, for logs and tests
+
+    async def submit(self, statements: Sequence[StatementInput]) -> StatementsReceipt:
+        """All receipts and per-item errors, with error indices into `statements`."""
+        starts = range(0, len(statements), self._batch_size)
+        parts = await asyncio.gather(
+            *(self._batch(list(statements[i : i + self._batch_size])) for i in starts)
+        )
+        receipts: list[StatementReceipt] = []
+        errors: list[ItemError] = []
+        for offset, part in zip(starts, parts, strict=True):
+            receipts.extend(part.receipts)
+            errors.extend(e.model_copy(update={"index": e.index + offset}) for e in part.errors)
+        return StatementsReceipt(receipts=receipts, errors=errors)
+
+    async def _batch(self, items: list[StatementInput]) -> StatementsReceipt:
+        keys = "\x1f".join(s.idempotency_key for s in items)
+        digest = hashlib.sha256(keys.encode()).hexdigest()
+        update_id = f"statements-{digest[:32]}"
+        attempt = 0
+        async with self._slots:
+            while True:
+                attempt += 1
+                try:
+                    result: StatementsReceipt = await self._handle.execute_update(
+                        "submit_statements",
+                        SubmitStatementsInput(statements=items),
+                        id=update_id,
+                        result_type=StatementsReceipt,
+                    )
+                    return result
+                except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
+                    retryable = isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError) or (
+                        err.status in RETRYABLE
+                    )
+                    if not retryable or attempt >= self._max_attempts:
+                        raise
+                self.retries += 1
+                await self._sleep(self._delay(attempt, digest))
+
+    def _delay(self, attempt: int, digest: str) -> float:
+        """Capped exponential backoff with jitter between 50 and 100 % taken from the batch."""
+        ceiling = min(self._max, self._base * 2.0 ** (attempt - 1))
+        jitter = 0.5 + (int(digest[attempt % 32 : attempt % 32 + 2], 16) / 255) / 2
+        return float(ceiling * jitter)
