@@ -104,6 +104,9 @@ async def test_extension_moves_the_deadline(env: WorkflowEnvironment) -> None:
     events = [storage.events[e] for e in storage.event_order]
     extended = [e for e in events if e.type == "deadline.extended"]
     assert extended[0].payload["to"] == new_end.isoformat()
+    reminders = [n for n in storage.notifications.values() if n.template == "reminder"]
+    assert len(reminders) == 1  # seven days before the moved deadline, once
+    assert reminders[0].context["period_end"] == new_end.isoformat()
     ended = [e for e in events if e.type == "phase.ended" and e.phase_id == "hearing"]
     assert ended[0].payload["reason"] == "deadline"
     assert ended[0].occurred_at >= calendar.deadline_instant(new_end)
