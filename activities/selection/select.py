@@ -75,7 +75,12 @@ def select_panel(
     legacy_probs: FloatArray | None = None
     if legacy_runs > 0 or method is Method.LEGACY:
         runs = legacy_runs or DEFAULT_LEGACY_RUNS
-        legacy_probs = legacy.estimate_probabilities(inst, runs, seed=_legacy_seed(seed))
+        try:
+            legacy_probs = legacy.estimate_probabilities(inst, runs, seed=_legacy_seed(seed))
+        except legacy.LegacyStuckError:
+            if method is Method.LEGACY:
+                raise
+            # only a comparison: a greedy method that gets stuck must not block a fair draw
     if method is Method.LEGACY:
         assert legacy_probs is not None
         rng = draw.VerifiableRng(draw.seed_digest(seed))
