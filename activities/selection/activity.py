@@ -43,6 +43,7 @@ class SelectPanelInput(BaseModel):
     method: Method = Method.LEXIMIN
     households: bool = False
     legacy_runs: int = Field(default=0, ge=0)
+    time_limit: float | None = Field(default=None, gt=0)
 
 
 class CompareRegistrationsInput(BaseModel):
@@ -74,6 +75,7 @@ class SelectionActivities:
             method=data.method,
             households=data.households,
             legacy_runs=data.legacy_runs,
+            time_limit=data.time_limit,
         )
 
     @activity.defn(name=COMPARE_REGISTRATIONS)

@@ -128,6 +128,8 @@ class SelectionReport(_Model):
     rounds: int
     lp_solves: int
     milp_solves: int
+    complete: bool = True  # False: LEXIMIN stopped at its time limit (still >= MAXIMIN)
+    tolerance: float = 0.0  # relative optimality gap the optimisation stopped at
 
     @property
     def all_quotas_met(self) -> bool:

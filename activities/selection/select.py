@@ -59,10 +59,13 @@ def select_panel(
     households: bool = False,
     legacy_runs: int = 0,
     tolerance: float = DEFAULT_TOLERANCE,
+    time_limit: float | None = None,
 ) -> SelectionOutcome:
     """Select a panel of `k` from `people`; raises `InfeasibleQuotasError` with reasons.
 
     `legacy_runs` > 0 also estimates the legacy method's probabilities for comparison.
+    `tolerance` is the relative gap between the smallest probability found and its proven
+    upper bound; `time_limit` (seconds) lets LEXIMIN stop after the level that crosses it.
     """
     if not seed.strip():
         msg = "seed: expected the announced seed text, got an empty string"
@@ -88,7 +91,7 @@ def select_panel(
         probs = legacy_probs
     else:
         dist = (
-            leximin(inst, tolerance=tolerance)
+            leximin(inst, tolerance=tolerance, time_limit=time_limit)
             if method is Method.LEXIMIN
             else maximin(inst, tolerance=tolerance)
         )
@@ -115,6 +118,8 @@ def select_panel(
         rounds=dist.rounds if dist else 0,
         lp_solves=dist.lp_solves if dist else 0,
         milp_solves=dist.milp_solves if dist else 0,
+        complete=dist.complete if dist else True,
+        tolerance=tolerance,
     )
     audit = SelectionAudit(
         method=method,
