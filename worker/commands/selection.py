@@ -53,6 +53,14 @@ def run(
         int,
         typer.Option("--legacy-runs", min=0, help="greedy runs to estimate legacy odds (0: no)"),
     ] = 300,
+    tolerance: Annotated[
+        float,
+        typer.Option("--tolerance", min=1e-9, max=0.5, help="relative optimality gap"),
+    ] = 1e-3,
+    time_limit: Annotated[
+        float | None,
+        typer.Option("--time-limit", min=1.0, help="seconds after which LEXIMIN stops refining"),
+    ] = None,
 ) -> None:
     """Select a panel of K from POOL under QUOTAS; same inputs and seed give the same panel."""
     # scipy and matplotlib load here, not when any other civicflow command starts
@@ -82,6 +90,8 @@ def run(
             method=method,
             households=households,
             legacy_runs=legacy_runs,
+            tolerance=tolerance,
+            time_limit=time_limit,
         )
     except (PoolError, QuotaError, InfeasibleQuotasError, LegacyStuckError) as err:
         raise _fail(str(err)) from None
@@ -117,7 +127,9 @@ def _print_report(console: Console, outcome: SelectionOutcome) -> None:
             f"{report.legacy.minimum:.4f} / {report.legacy.maximum:.4f} / {report.legacy.gini:.3f}",
         )
     summary.add_row("never selectable", str(stats.never_selectable))
-    summary.add_row("time", f"{report.seconds:.1f} s")
+    summary.add_row("time", f"{report.seconds:.1f} s (gap tolerance {report.tolerance:g})")
+    if not report.complete:
+        summary.add_row("LEXIMIN", f"stopped at the time limit after {report.rounds} levels")
     console.print(summary)
     table = Table(title="Quotas: pool, panel, target")
     for column in ("feature", "category", "min–max", "pool", "panel", "expected", "target", "ok"):
