@@ -14,7 +14,10 @@ with workflow.unsafe.imports_passed_through():
     from workflows.checks import Rejected
     from workflows.engine import EngineBase, parse_payload, reject
 
-__all__ = ["AdminHandlers"]
+__all__ = ["PATCH_EVENT_BEFORE_WAKE", "AdminHandlers"]
+
+PATCH_EVENT_BEFORE_WAKE = "admin-event-before-wake"
+"""Patch id: remove the old branch once no procedure started before it is running."""
 
 
 class AdminHandlers(EngineBase):
@@ -83,9 +86,18 @@ class AdminHandlers(EngineBase):
             st.life = "cancelled"
             st.reason = data.reason
             st.next_deadline = None
-        self.wake()
-        self.publish_visibility()
-        await self.emit(f"procedure.{wants}", {"reason": data.reason}, summary=data.reason)
+        # State first (validators of concurrent updates see it), the audit event next, and only
+        # then wake the phase loop, so the log shows e.g. the resume before the phase it ends.
+        # Procedures started before this change woke the loop first; the patch keeps their
+        # histories replaying (tests/histories) while new ones take the new order.
+        if workflow.patched(PATCH_EVENT_BEFORE_WAKE):
+            self.publish_visibility()
+            await self.emit(f"procedure.{wants}", {"reason": data.reason}, summary=data.reason)
+            self.wake()
+        else:
+            self.wake()
+            self.publish_visibility()
+            await self.emit(f"procedure.{wants}", {"reason": data.reason}, summary=data.reason)
         return receipt
 
     @workflow.update

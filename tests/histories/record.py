@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.histories.record            # every catalogue definition
     .venv/bin/python -m tests.histories.record baugb-3-2  # just these
+    .venv/bin/python -m tests.histories.record --suffix patched baugb-4-2  # a new generation
 
 Each run drives the definition through all phases with the end-to-end driver on a fresh
 time-skipping server with in-memory activities. Commit the files: `test_replay` replays them
@@ -36,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 PARAMETERS = {"beteiligungsantrag": {"signatures_required": 3}}
 
 
-async def record(definition_ids: list[str]) -> None:
+async def record(definition_ids: list[str], suffix: str = "") -> None:
     env = await WorkflowEnvironment.start_time_skipping(
         data_converter=pydantic_data_converter,
         test_server_existing_path=str(temporal_test_server()),
@@ -53,9 +54,10 @@ async def record(definition_ids: list[str]) -> None:
                 if a.kind == "authorities"
                 for i in range(2)
             ]
+            path = HERE / f"{definition_id}{'.' + suffix if suffix else ''}.json"
             data = start_input(
                 definition_id,
-                reference=f"history {definition_id}",
+                reference=f"history {path.stem}",
                 parameters=PARAMETERS.get(definition_id, {}),
                 stakeholders=stakeholders,
             )
@@ -65,7 +67,6 @@ async def record(definition_ids: list[str]) -> None:
                 handle = await start(env.client, w.task_queue, data)
                 await Driver(env, handle, defn).run()
             history = await handle.fetch_history()
-            path = HERE / f"{definition_id}.json"
             path.write_text(history.to_json(), encoding="utf-8")
             print(f"{path.relative_to(HERE.parents[1])}: {len(history.events)} events")
     finally:
@@ -73,7 +74,11 @@ async def record(definition_ids: list[str]) -> None:
 
 
 def main() -> None:
-    asyncio.run(record(sys.argv[1:] or catalogue_ids()))
+    args = sys.argv[1:]
+    suffix = ""
+    if args[:1] == ["--suffix"]:
+        suffix, args = args[1], args[2:]
+    asyncio.run(record(args or catalogue_ids(), suffix))
 
 
 if __name__ == "__main__":

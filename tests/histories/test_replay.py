@@ -9,6 +9,8 @@ Record new histories with `.venv/bin/python -m tests.histories.record`.
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -33,7 +35,27 @@ def history(path: Path) -> WorkflowHistory:
 def test_every_catalogue_definition_has_a_history() -> None:
     from tests.workflows.support import catalogue_ids
 
-    assert {p.stem for p in HISTORIES} >= set(catalogue_ids())
+    assert {p.stem.split(".")[0] for p in HISTORIES} >= set(catalogue_ids())
+
+
+def test_both_sides_of_the_admin_patch_are_recorded() -> None:
+    """Histories from before `admin-event-before-wake` and one after it (with its marker)."""
+    from workflows.admin import PATCH_EVENT_BEFORE_WAKE
+
+    marked = [p.stem for p in HISTORIES if PATCH_EVENT_BEFORE_WAKE in patches(p)]
+    assert marked == ["baugb-4-2.patched"]
+
+
+def patches(path: Path) -> set[str]:
+    """Patch ids recorded in a history's `core_patch` markers."""
+    found = set()
+    for event in json.loads(path.read_text(encoding="utf-8"))["events"]:
+        marker = event.get("markerRecordedEventAttributes", {})
+        if marker.get("markerName") != "core_patch":
+            continue
+        for payload in marker["details"]["patch-data"]["payloads"]:
+            found.add(json.loads(base64.b64decode(payload["data"]))["id"])
+    return found
 
 
 @pytest.mark.parametrize("path", HISTORIES, ids=lambda p: p.stem)

@@ -95,3 +95,22 @@ async def test_signals_are_idempotent_and_rejections_recorded(env: WorkflowEnvir
     assert rejected[0]["idempotency_key"] == "bad"
     assert "role: Field required" in rejected[0]["problem"]
     assert rejected[1]["idempotency_key"] == "None"
+
+
+async def test_paused_phase_ends_only_after_resume(env: WorkflowEnvironment) -> None:
+    storage = FakeStorage({"baugb-3-2": load_catalogue("baugb-3-2")})
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        handle = await start(env.client, w.task_queue, start_input("baugb-3-2"))
+        await env.sleep(timedelta(days=9))
+        await wait_phase(handle, "hearing")
+        pause = m.AdminPauseInput(idempotency_key="p", role="administration", reason="Klage")
+        await handle.execute_update(ProcedureWorkflow.admin_pause, pause)
+        await env.sleep(timedelta(days=60))  # the deadline passes while paused
+        status = await handle.query(ProcedureWorkflow.status)
+        assert (status.state, status.phase_id) == ("paused", "hearing")
+        resume = m.AdminResumeInput(idempotency_key="r", role="administration")
+        await handle.execute_update(ProcedureWorkflow.admin_resume, resume)
+        await wait_phase(handle, "weighing")
+        await cancel(env, handle)
+    types = storage.event_types()
+    assert types.index("procedure.resume") < types.index("hearing.closed")
