@@ -1,0 +1,255 @@
+"""The markdown report and PNG plots (matplotlib, Agg) of one benchmark result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # the backend is chosen before pyplot loads
+
+__all__ = ["markdown", "targets", "write"]
+
+
+def _med(node: dict[str, Any], *path: str) -> float | None:
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+    return float(node["median"]) if isinstance(node, dict) and "median" in node else None
+
+
+def _fmt(node: dict[str, Any], *path: str, digits: int = 1) -> str:
+    for key in path:
+        if not isinstance(node, dict) or key not in node:
+            return "-"
+        node = node[key]
+    if not isinstance(node, dict) or "median" not in node:
+        return "-"
+    return f"{node['median']:,.{digits}f} [{node['min']:,.{digits}f}-{node['max']:,.{digits}f}]"
+
+
+def _row(*cells: object) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def targets(result: dict[str, Any]) -> list[tuple[str, float | None, str, bool | None]]:
+    """(what, measured, target, met) for every target of issue 8."""
+    sc = result["scenarios"]
+    out: list[tuple[str, float | None, str, bool | None]] = []
+
+    def add(what: str, value: float | None, target: str, ok: Any) -> None:
+        out.append((what, value, target, None if value is None else bool(ok(value))))
+
+    intake = sc["intake"]["summary"]
+    bare10 = _med(intake, "bare_single_c10", "per_second")
+    for c, need in ((10, 5.0), (50, 0.7)):
+        civ = _med(intake, f"civicflow_batched_c{c}", "per_second")
+        ratio = civ / bare10 if civ is not None and bare10 else None
+        add(
+            f"intake batched c={c} / bare single c=10",
+            ratio,
+            f">= {need}",
+            lambda v, n=need: v >= n,
+        )
+    biggest = max(sc["start"], key=int)
+    add(
+        f"start throughput n={biggest} / bare",
+        _med(sc["start"][biggest]["summary"], "ratio"),
+        ">= 0.5",
+        lambda v: v >= 0.5,
+    )
+    biggest = max(sc["idle"], key=int)
+    add(
+        f"idle worker memory per procedure n={biggest} / bare",
+        _med(sc["idle"][biggest]["summary"], "ratio_worker_memory"),
+        "<= 2",
+        lambda v: v <= 2,
+    )
+    biggest = max(sc["large_hearing"], key=int)
+    add(
+        f"history events per statement n={biggest}",
+        _med(sc["large_hearing"][biggest]["summary"], "civicflow", "events_per_statement"),
+        "<= 8",
+        lambda v: v <= 8,
+    )
+    seconds = _med(sc["large_hearing"][biggest]["summary"], "civicflow", "seconds")
+    if seconds is not None:
+        add(
+            f"large hearing n={biggest}: seconds per 100,000 statements",
+            seconds * 100_000 / int(biggest),
+            "<= 60",
+            lambda v: v <= 60,
+        )
+    add("storage / raw COPY", _med(sc["storage"]["summary"], "ratio"), ">= 0.5", lambda v: v >= 0.5)
+    return out
+
+
+def markdown(result: dict[str, Any]) -> str:
+    sc = result["scenarios"]
+    lines = [
+        f"# civicflow bench ({result['mode']})",
+        "",
+        f"Run at {result['started_at']} on {result['machine']['cpus']} CPUs, "
+        f"{result['seconds']:.0f} s in all. Figures: median [min-max] of "
+        f"{result['sizes']['repetitions']} repetitions; one dev server, one PostgreSQL schema.",
+        "",
+        "## Targets (issue 8)",
+        "",
+        "| what | measured | target | met |",
+        "| --- | ---: | --- | --- |",
+    ]
+    for what, value, target, ok in targets(result):
+        shown = "-" if value is None else f"{value:,.2f}"
+        lines.append(
+            f"| {what} | {shown} | {target} | {'-' if ok is None else 'yes' if ok else 'NO'} |"
+        )
+    lines += ["", "Correctness checks: " + ", ".join(
+        f"{k} {'ok' if v else 'FAILED'}" for k, v in sorted(result["checks"].items())
+    ), "", "## 1. Start latency and throughput", "",
+        "| n | civicflow /s | bare /s | ratio | civicflow p50 / p99 s | bare p50 / p99 s |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for n, data in sorted(sc["start"].items(), key=lambda kv: int(kv[0])):
+        s = data["summary"]
+        lines.append(
+            _row(
+                n,
+                _fmt(s, "civicflow", "per_second"),
+                _fmt(s, "bare", "per_second"),
+                _fmt(s, "ratio", digits=2),
+                _fmt(s, "civicflow", "latency_p50", digits=2)
+                + " / "
+                + _fmt(s, "civicflow", "latency_p99", digits=2),
+                _fmt(s, "bare", "latency_p50", digits=2)
+                + " / "
+                + _fmt(s, "bare", "latency_p99", digits=2),
+            )
+        )
+    s = sc["intake"]["summary"]
+    lines += ["", "## 2. Statement intake", "",
+        "| case | statements/s | p50 s | p99 s | failed calls | ratio to bare single c=10 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for case in sorted(k for k in s if isinstance(s[k], dict) and "per_second" in s[k]):
+        lines.append(
+            _row(
+                case,
+                _fmt(s, case, "per_second"),
+                _fmt(s, case, "latency_p50", digits=3),
+                _fmt(s, case, "latency_p99", digits=3),
+                _fmt(s, case, "failures", digits=0),
+                _fmt(s, "ratios", case, digits=2),
+            )
+        )
+    lines += ["", "## 3. Large hearing", "",
+        "| n | civicflow s | civicflow /s | runs | events/statement | peak RSS MB "
+        "| bare s | bare events/statement | ratio |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for n, data in sorted(sc["large_hearing"].items(), key=lambda kv: int(kv[0])):
+        s = data["summary"]
+        lines.append(
+            _row(
+                n,
+                _fmt(s, "civicflow", "seconds"),
+                _fmt(s, "civicflow", "per_second", digits=0),
+                _fmt(s, "civicflow", "runs", digits=0),
+                _fmt(s, "civicflow", "events_per_statement", digits=3),
+                _fmt(s, "civicflow", "peak_rss_mb", digits=0),
+                _fmt(s, "bare", "seconds"),
+                _fmt(s, "bare", "events_per_statement", digits=3),
+                _fmt(s, "ratio", digits=2),
+            )
+        )
+    lines += ["", "## 4. Many idle procedures (each side in a worker process of its own)", "",
+        "| n | side | until idle s | worker RSS MB | worker KB/workflow | server KB/workflow |",
+        "| ---: | --- | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    for n, data in sorted(sc["idle"].items(), key=lambda kv: int(kv[0])):
+        s = data["summary"]
+        for side in ("civicflow", "bare"):
+            lines.append(
+                _row(
+                    n,
+                    side,
+                    _fmt(s, side, "start_seconds"),
+                    _fmt(s, side, "worker_rss_mb", digits=0),
+                    _fmt(s, side, "worker_kb_per_workflow"),
+                    _fmt(s, side, "server_kb_per_workflow"),
+                )
+            )
+    s = sc["storage"]["summary"]
+    lines += ["", "## 5. Storage", "", "| method | rows/s |", "| --- | ---: |"]
+    for key in ("raw_copy_jsonb", "raw_copy_keyed", "store_statements"):
+        lines.append(f"| {key} | {_fmt(s, key, 'per_second', digits=0)} |")
+    lines += [
+        "",
+        f"Ratio store_statements / raw COPY (jsonb reference): {_fmt(s, 'ratio', digits=2)}; "
+        f"/ raw COPY into a keyed copy of `statements`: {_fmt(s, 'ratio_keyed', digits=2)}.",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def _series(group: dict[str, Any], *path: str) -> tuple[list[int], list[float]]:
+    xs, ys = [], []
+    for n, data in sorted(group.items(), key=lambda kv: int(kv[0])):
+        value = _med(data["summary"], *path)
+        if value is not None:
+            xs.append(int(n))
+            ys.append(value)
+    return xs, ys
+
+
+def plots(result: dict[str, Any], out: Path) -> list[Path]:
+    sc = result["scenarios"]
+    written = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for side in ("civicflow", "bare"):
+        axes[0].plot(*_series(sc["start"], side, "per_second"), marker="o", label=side)
+        axes[1].plot(*_series(sc["large_hearing"], side, "per_second"), marker="o", label=side)
+    axes[0].set(title="1. starts until first phase / activity", xlabel="workflows", ylabel="per s")
+    axes[1].set(title="3. large hearing intake", xlabel="statements", ylabel="statements per s")
+    for ax in axes:
+        ax.set_xscale("log")
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    written.append(out / "rates.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for side in ("civicflow", "bare"):
+        axes[0].plot(*_series(sc["idle"], side, "worker_rss_mb"), marker="o", label=side)
+        axes[1].plot(*_series(sc["idle"], side, "server_kb_per_workflow"), marker="o", label=side)
+    axes[0].set(title="4. worker RSS with n idle workflows", xlabel="workflows", ylabel="MB")
+    axes[1].set(title="4. server memory per idle workflow", xlabel="workflows", ylabel="KB")
+    for ax in axes:
+        ax.legend()
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    written.append(out / "memory.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+
+    s = sc["intake"]["summary"]
+    cases = sorted(k for k in s if isinstance(s[k], dict) and "per_second" in s[k])
+    fig, ax = plt.subplots(figsize=(10, 4))
+    values = [s[c]["per_second"]["median"] for c in cases]
+    colours = ["tab:blue" if c.startswith("civicflow") else "tab:orange" for c in cases]
+    ax.bar(range(len(cases)), values, color=colours)
+    ax.set_xticks(range(len(cases)), cases, rotation=30, ha="right", fontsize=8)
+    ax.set(title="2. statement intake into one workflow", ylabel="statements per s")
+    ax.set_yscale("log")
+    ax.grid(alpha=0.3, axis="y")
+    fig.tight_layout()
+    written.append(out / "intake.png")
+    fig.savefig(written[-1], dpi=100)
+    plt.close(fig)
+    return written
+
+
+def write(result: dict[str, Any], out: Path) -> None:
+    (out / "report.md").write_text(markdown(result))
+    plots(result, out)
