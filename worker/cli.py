@@ -6,6 +6,7 @@ import typer
 
 from worker.commands import definitions as definitions_command
 from worker.commands.audit import audit_app
+from worker.commands.bench import bench
 from worker.commands.dev import dev
 from worker.commands.migrate import migrate
 from worker.commands.outbox import outbox_app
@@ -34,6 +35,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(participants_app, name="participants")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(selection_app, name="selection")
+app.command("bench")(bench)
 app.command("dev")(dev)
 app.command("migrate")(migrate)
 app.command("worker")(worker)
