@@ -391,14 +391,15 @@ class EngineBase:
             or info.is_continue_as_new_suggested()
         )
 
-    async def drain(self) -> None:
+    async def drain(self, *, carry: bool = True) -> None:
         """Wait until intake is stored and every handler finished (no unfinished updates).
 
         From here on new statements are carried to the next run instead of stored, so the
         wait ends after the batch in flight even when submitters never pause; updates keep
-        being accepted throughout (no gap).
+        being accepted throughout (no gap). At the end of a procedure (`carry=False`) there is
+        no next run, and validators refuse statements anyway.
         """
-        self._draining = True
+        self._draining = carry
         await workflow.wait_condition(
             lambda: self.intake_idle() and workflow.all_handlers_finished()
         )

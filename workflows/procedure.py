@@ -26,7 +26,7 @@ with workflow.unsafe.imports_passed_through():
     import activities.contracts as c
     import workflows.messages as m
     import workflows.rules as rules
-    from activities.records import ProcedureRecord
+    from activities.records import NotificationRequest, ProcedureRecord, stable_id
     from definitions.schema import END, Definition, bind_parameters
     from workflows.admin import AdminHandlers
     from workflows.intake import IntakeHandlers
@@ -96,7 +96,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
             step = rules.choose_transition(self.defn, phase, st, self.today())
             await self._take(phase.id, step)
         # Completed or cancelled: validators now refuse; let in-flight handlers finish.
-        await self.drain()
+        await self.drain(carry=False)
         self._stopping = True
         await flusher
         self.publish_visibility()
@@ -180,8 +180,20 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
         st = self.state
         st.phase_entered = False
         if step.escalate_to:
+            overdue = rules.overdue_commitments(st, self.today())
+            note = NotificationRequest(
+                procedure_id=st.procedure_id,
+                notification_id=stable_id(
+                    st.procedure_id, "escalated", from_phase, str(st.phase_visits.get(from_phase))
+                ),
+                template="commitment_overdue",
+                audience=step.escalate_to,
+                context={"commitments": overdue, "procedure_title": st.start.title},
+            )
             await self.emit(
-                "procedure.escalated", {"audience": step.escalate_to, "from": from_phase}
+                "procedure.escalated",
+                {"audience": step.escalate_to, "from": from_phase, "commitments": overdue},
+                notifications=[note],
             )
         st.conditions = {}
         st.round = step.round

@@ -28,6 +28,7 @@ __all__ = [
     "choose_transition",
     "compute_period",
     "end_reason",
+    "overdue_commitments",
     "reminder_instants",
 ]
 
@@ -113,6 +114,15 @@ def end_reason(phase: Phase, state: ProcedureState, params: dict[str, object]) -
     return None
 
 
+def overdue_commitments(state: ProcedureState, today: date) -> list[str]:
+    """Ids of commitments past their due date and neither done nor dropped, sorted."""
+    return sorted(
+        cid
+        for cid, c in state.commitments.items()
+        if c.due_date < today and c.status not in ("done", "dropped")
+    )
+
+
 def _holds(t: Transition, defn: Definition, phase: Phase, state: ProcedureState, now: date) -> bool:
     params = state.params
     if t.round == "next" and defn.max_rounds is not None and state.round >= defn.max_rounds:
@@ -129,10 +139,7 @@ def _holds(t: Transition, defn: Definition, phase: Phase, state: ProcedureState,
             reached = any(state.visit_count(q.of) >= quorum_target(q, params) for q in quorums)
             return reached if t.when == "quorum_reached" else not reached
         case "overdue":
-            return any(
-                c.due_date < now and c.status not in ("done", "dropped")
-                for c in state.commitments.values()
-            )
+            return bool(overdue_commitments(state, now))
         case "all_commitments_done":
             return bool(state.commitments) and all(
                 c.status in ("done", "dropped") for c in state.commitments.values()

@@ -72,3 +72,21 @@ async def test_all_authorities_answered_ends_the_hearing(env: WorkflowEnvironmen
         expected: str | None = "all_authorities_answered"
         await assert_eq_eventually(expected, reason)
         await cancel(env, handle)
+
+
+async def test_overdue_commitments_are_escalated(env: WorkflowEnvironment) -> None:
+    loaded = load_catalogue("buergerhaushalt")
+    storage = FakeStorage({"buergerhaushalt": loaded})
+    defn = Definition.model_validate(loaded.definition)
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        handle = await start(env.client, w.task_queue, start_input("buergerhaushalt"))
+        driver = Driver(env, handle, defn, silent_reviews=1)
+        result = await driver.run()
+    assert result.state == "completed"
+    reviews = [p for p in driver.phases if p[0] == "implementation_review"]
+    assert len(reviews) == 2  # overdue after the first year: the review runs again
+    types = storage.event_types()
+    assert types.index("procedure.escalated") < types.index("commitment.overdue")
+    notes = [n for n in storage.notifications.values() if n.template == "commitment_overdue"]
+    assert {n.audience for n in notes} == {"council"}
+    assert all(n.context["commitments"] for n in notes)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from activities.records import NotificationRequest, stable_id
 from definitions.schema import Phase, ReviewPhase
+from workflows import rules
 from workflows.engine import EngineBase
 from workflows.phases.base import run_phase
 
@@ -21,8 +22,8 @@ async def _escalate(engine: EngineBase, phase: Phase) -> None:
     today = engine.today()
     overdue = [
         cid
-        for cid, view in sorted(st.commitments.items())
-        if view.due_date < today and view.status not in ("done", "dropped", "overdue")
+        for cid in rules.overdue_commitments(st, today)
+        if st.commitments[cid].status != "overdue"  # escalated once, not every cycle
     ]
     for cid in overdue:
         st.commitments[cid] = st.commitments[cid].model_copy(update={"status": "overdue"})
