@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eq_eventually, new_worker
@@ -114,3 +115,36 @@ async def test_paused_phase_ends_only_after_resume(env: WorkflowEnvironment) -> 
         await cancel(env, handle)
     types = storage.event_types()
     assert types.index("procedure.resume") < types.index("hearing.closed")
+
+
+@pytest.mark.integration
+async def test_worker_restart_on_a_real_server(dev_env: WorkflowEnvironment) -> None:
+    """The same with sticky caches on a real dev server: the new worker takes over."""
+    storage = FakeStorage({"baugb-3-2": load_catalogue("baugb-3-2")})
+    announced = date.today() - timedelta(days=12)  # noqa: DTZ011 - real server, real clock
+    data = start_input("baugb-3-2", announcement_date=announced.isoformat())
+    queue = f"tq-{uuid.uuid4()}"
+    client = dev_env.client
+    sticky = timedelta(seconds=1)  # hand the dead worker's tasks to the shared queue soon
+    activities = storage.activities()
+    async with new_worker(
+        client,
+        ProcedureWorkflow,
+        activities=activities,
+        task_queue=queue,
+        sticky_queue_schedule_to_start_timeout=sticky,
+    ):
+        handle = await start(client, queue, data)
+        await wait_phase(handle, "hearing")
+        batch = m.SubmitStatementsInput(statements=[statement(f"a{i}") for i in range(20)])
+        await handle.execute_update(ProcedureWorkflow.submit_statements, batch)
+    async with new_worker(client, ProcedureWorkflow, activities=activities, task_queue=queue):
+        more = m.SubmitStatementsInput(statements=[statement(f"b{i}") for i in range(20)])
+        out = await handle.execute_update(ProcedureWorkflow.submit_statements, more)
+        assert len(out.receipts) == 20
+        status = await handle.query(ProcedureWorkflow.status)
+        assert (status.phase_id, status.counts["statements"]) == ("hearing", 40)
+        data_cancel = m.AdminCancelInput(idempotency_key="z", role="administration", reason="Ende")
+        await handle.execute_update(ProcedureWorkflow.admin_cancel, data_cancel)
+        assert (await handle.result()).state == "cancelled"
+    assert len(storage.statements) == 40
