@@ -183,6 +183,7 @@ class _Child:
             bench.database_url,
             bench.schema,
             cwd=str(REPO),
+            env=bench.child_env,
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
         )
@@ -217,7 +218,7 @@ class _Child:
 
 
 async def _settle() -> None:
-    await asyncio.sleep(1.0)
+    await asyncio.sleep(0.5)  # let the worker finish its last task before RSS is read
 
 
 async def _start_idle(bench: BenchEnv, kind: str, n: int, queue: str, tag: str) -> None:
