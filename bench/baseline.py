@@ -15,8 +15,13 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-from pydantic import BaseModel, Field
 from temporalio import activity, workflow
+
+# Models live in their own module, passed through the sandbox: a module the sandbox imports
+# is executed again for every workflow instance, and building pydantic classes each time
+# would weigh on the baseline (civicflow passes its models through the same way).
+with workflow.unsafe.imports_passed_through():
+    from bench.baseline_models import BareBatch, BareIntakeState, BareItem, BareReceipt
 
 __all__ = [
     "BARE_WORKFLOWS",
@@ -31,25 +36,6 @@ __all__ = [
 ]
 
 MAX_UPDATES_PER_RUN = 1800  # Temporal refuses more than 2,000 updates per run
-
-
-class BareItem(BaseModel):
-    key: str = Field(min_length=1)
-    text: str = Field(min_length=1)
-
-
-class BareBatch(BaseModel):
-    items: list[BareItem] = Field(min_length=1)
-
-
-class BareReceipt(BaseModel):
-    key: str
-    sequence: int
-
-
-class BareIntakeState(BaseModel):
-    received: int = 0
-    runs: int = 1
 
 
 class BareActivities:
