@@ -11,7 +11,10 @@ from worker.commands.dev import dev
 from worker.commands.migrate import migrate
 from worker.commands.outbox import outbox_app
 from worker.commands.participants import participants_app
+from worker.commands.procedure import procedure_app
+from worker.commands.schema import schema_app
 from worker.commands.selection import app as selection_app
+from worker.commands.webhooks import webhooks_app
 from worker.commands.worker import worker
 
 __all__ = ["app", "main"]
@@ -35,6 +38,9 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(participants_app, name="participants")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(selection_app, name="selection")
+app.add_typer(procedure_app, name="procedure")
+app.add_typer(schema_app, name="schema")
+app.add_typer(webhooks_app, name="webhooks")
 app.command("bench")(bench)
 app.command("dev")(dev)
 app.command("migrate")(migrate)
