@@ -63,6 +63,7 @@ class _ColumnGeneration:
         self.columns: list[IntArray] = []
         self._seen: set[bytes] = set()
         self._age: list[int] = []
+        self.timed_out = False
         self.lp_solves = 0
         self.milp_solves = 0
         self.never: np.ndarray = np.zeros(inst.n_types, dtype=bool)
@@ -184,7 +185,9 @@ class _ColumnGeneration:
             self._age = [self._age[j] for j in keep]
             self._seen = {c.tobytes() for c in self.columns}
 
-    def stage(self, fixed: np.ndarray, floor: FloatArray) -> tuple[float, FloatArray, FloatArray]:
+    def stage(
+        self, fixed: np.ndarray, floor: FloatArray, deadline: float | None = None
+    ) -> tuple[float, FloatArray, FloatArray]:
         """Column generation until z is within the tolerance of the best upper bound.
 
         Returns z, the panel weights and the dual that proves the bound. Pricing uses a
@@ -202,6 +205,9 @@ class _ColumnGeneration:
         while True:
             z, weights, duals = self.solve_master(fixed, floor)
             if best_ub - z <= self.tolerance * max(best_ub, 1e-9):
+                return z, weights, center
+            if deadline is not None and time.perf_counter() > deadline:
+                self.timed_out = True  # the master's weights still honour every floor
                 return z, weights, center
             self.prune(weights)
             mixed = alpha * center + (1.0 - alpha) * duals
@@ -263,9 +269,9 @@ def leximin(
 ) -> Distribution:
     """The leximin distribution: raise the lowest probabilities one level at a time.
 
-    With `time_limit` (seconds) it stops after the level that crosses the limit; the
-    distribution is then maximin-optimal and leximin for the levels fixed so far
-    (`complete=False`), which is still valid and never worse than MAXIMIN.
+    With `time_limit` (seconds) it stops once the limit has passed (the first level always
+    completes); the distribution is then MAXIMIN-optimal and leximin for the levels fixed
+    so far (`complete=False`): still valid, and never worse than MAXIMIN.
     """
     started = time.perf_counter()
     gen = _ColumnGeneration(inst, tolerance)
@@ -274,13 +280,13 @@ def leximin(
     floor = np.zeros(inst.n_types)
     rounds = 0
     weights = np.zeros(0)
-    complete = True
+    deadline = None if time_limit is None else started + time_limit
     while not fixed.all():
-        if time_limit is not None and rounds and time.perf_counter() - started > time_limit:
-            complete = False
-            break
+        # the first level (MAXIMIN) always finishes; later ones stop at the deadline
         rounds += 1
-        z, weights, duals = gen.stage(fixed, floor)
+        z, weights, duals = gen.stage(fixed, floor, deadline if rounds > 1 else None)
+        if gen.timed_out or (deadline is not None and time.perf_counter() > deadline):
+            break
         tight = ~fixed & (duals > _DUAL_POSITIVE)
         if not tight.any():  # numerically flat duals: fix the largest, which is tight
             tight = np.zeros_like(fixed)
@@ -290,4 +296,4 @@ def leximin(
         fixed |= tight
     if weights.size == 0:  # nobody can be selected: the cover panel is all there is
         weights = np.ones(len(gen.columns)) / len(gen.columns)
-    return gen.finish(weights, rounds, started, complete=complete)
+    return gen.finish(weights, rounds, started, complete=bool(fixed.all()) and not gen.timed_out)
