@@ -82,3 +82,14 @@ def test_people_no_panel_can_hold_get_zero_and_do_not_drag_maximin_down() -> Non
     inst = build_instance(pool, quotas({"g": {"x": (0, 0), "y": (0, 3)}}), 1, households=False)
     probs = inst.person_probabilities(maximin(inst, tolerance=EXACT).type_probs)
     assert probs == pytest.approx([0.0, 1 / 3, 1 / 3, 1 / 3], abs=1e-7)
+
+
+def test_leximin_time_limit_still_gives_a_maximin_distribution() -> None:
+    pool, quota = _two_feature_pool()
+    inst = build_instance(pool, quota, 3, households=False)
+    dist = leximin(inst, tolerance=EXACT, time_limit=1e-9)
+    assert not dist.complete
+    assert dist.rounds == 1  # the first level always completes, then the deadline holds
+    probs = inst.person_probabilities(dist.type_probs)
+    assert probs.min() == pytest.approx(brute_maximin(all_panels(inst)), abs=1e-6)
+    assert probs.sum() == pytest.approx(3.0)
