@@ -60,7 +60,7 @@ def run(
     time_limit: Annotated[
         float | None,
         typer.Option("--time-limit", min=1.0, help="seconds after which LEXIMIN stops refining"),
-    ] = None,
+    ] = 600.0,
 ) -> None:
     """Select a panel of K from POOL under QUOTAS; same inputs and seed give the same panel."""
     # scipy and matplotlib load here, not when any other civicflow command starts
