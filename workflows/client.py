@@ -44,6 +44,7 @@ class StatementSubmitter:
         handle: WorkflowHandle[Any, Any],
         *,
         batch_size: int = 200,
+        max_batch_bytes: int = 1_000_000,
         max_in_flight: int = 8,
         max_attempts: int = 10,
         base_delay: float = 0.1,
@@ -56,6 +57,7 @@ class StatementSubmitter:
             raise ValueError(msg)
         self._handle = handle
         self._batch_size = batch_size
+        self._max_bytes = max_batch_bytes
         self._slots = asyncio.Semaphore(max_in_flight)
         self._max_attempts = max_attempts
         self._base = base_delay
@@ -65,9 +67,12 @@ class StatementSubmitter:
 
     async def submit(self, statements: Sequence[StatementInput]) -> StatementsReceipt:
         """All receipts and per-item errors, with error indices into `statements`."""
-        starts = range(0, len(statements), self._batch_size)
+        if not statements:
+            return StatementsReceipt()
+        starts = self._cuts(statements)
+        ends = [*starts[1:], len(statements)]
         parts = await asyncio.gather(
-            *(self._batch(list(statements[i : i + self._batch_size])) for i in starts)
+            *(self._batch(list(statements[a:b])) for a, b in zip(starts, ends, strict=True))
         )
         receipts: list[StatementReceipt] = []
         errors: list[ItemError] = []
@@ -75,6 +80,20 @@ class StatementSubmitter:
             receipts.extend(part.receipts)
             errors.extend(e.model_copy(update={"index": e.index + offset}) for e in part.errors)
         return StatementsReceipt(receipts=receipts, errors=errors)
+
+    def _cuts(self, statements: Sequence[StatementInput]) -> list[int]:
+        """Batch starts: at most `batch_size` statements and about `max_batch_bytes` each
+        (an update's payload must stay under Temporal's 2 MB limit)."""
+        starts: list[int] = []
+        count = size = 0
+        for index, item in enumerate(statements):
+            weight = len(item.text.encode()) + 400
+            if not starts or count == self._batch_size or size + weight > self._max_bytes:
+                starts.append(index)
+                count = size = 0
+            count += 1
+            size += weight
+        return starts
 
     async def _batch(self, items: list[StatementInput]) -> StatementsReceipt:
         keys = "\x1f".join(s.idempotency_key for s in items)

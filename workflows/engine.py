@@ -36,6 +36,11 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 # rather than losing a statement. Bad input never reaches an activity (validators).
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 MAX_HISTORY_BYTES = 20 * 1024 * 1024  # well below Temporal's 50 MB
+CARRY_BUDGET = 1_000_000
+"""Bytes of statements a draining run may carry into the next one: the continue-as-new
+input must stay below Temporal's 2 MB payload limit (and the 4 MB gRPC message limit)
+together with the rest of the state. Beyond it, handlers wait for the flusher as usual."""
+CARRIED_OVERHEAD = 400  # bytes of JSON per carried statement besides its text
 
 
 def parse_payload(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
@@ -78,6 +83,8 @@ class EngineBase:
         self._signals = 0
         self._stopping = False
         self._draining = False
+        self._carried_bytes = 0  # size of the statements carried so far (bounded)
+        self._carried_ids: set[str] = set()
         self._early_signals: list[Any] = []  # arrived before the definition was loaded
         self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
 
@@ -248,7 +255,10 @@ class EngineBase:
     def enqueue(self, record: StatementRecord, via: str, key: str) -> None:
         """Queue a statement for the flusher, or, while draining, carry it to the next run."""
         self._run_keys.add(key)
-        if self._draining:
+        size = len(record.text) + CARRIED_OVERHEAD
+        if self._draining and self._carried_bytes + size <= CARRY_BUDGET:
+            self._carried_bytes += size
+            self._carried_ids.add(record.statement_id)
             self.state.carried.append(CarriedStatement(record=record, via=via, key=key))
         else:
             self._pending.append((record, via, key))
@@ -266,14 +276,14 @@ class EngineBase:
     async def wait_stored(self, ids: Sequence[str]) -> dict[str, bool]:
         """Wait until the flusher stored these statements; their duplicate flags.
 
-        While draining for continue-as-new the statements travel in the carried state and
-        the receipt goes back at once (the update is in the history; the next run stores
-        them first), so handlers never hold the old run open.
+        While draining for continue-as-new, statements up to `CARRY_BUDGET` travel in the
+        carried state and the receipt goes back at once (the update is in the history; the
+        next run stores them first), so handlers rarely hold the old run open.
         """
-        if self._draining:
-            return dict.fromkeys(ids, False)
-        await workflow.wait_condition(lambda: all(i in self._stored for i in ids))
-        return {i: self._stored.pop(i) for i in ids}
+        carried = {i for i in ids if i in self._carried_ids}
+        rest = [i for i in ids if i not in carried]
+        await workflow.wait_condition(lambda: all(i in self._stored for i in rest))
+        return {i: False if i in carried else self._stored.pop(i) for i in ids}
 
     async def flusher(self) -> None:
         """Single writer: takes pending statements in batches, stores them, appends events."""
