@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import importlib
 import logging
 import os
@@ -44,6 +45,7 @@ __all__ = [
     "MUNICIPALITY",
     "REPO",
     "BenchEnv",
+    "GcMonitor",
     "RssSampler",
     "bench_env",
     "bytecode_cache",
@@ -149,6 +151,46 @@ def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
     return ordered[rank]
+
+
+class GcMonitor:
+    """Times Python's garbage collections while in `with` (the longest pause matters: an
+    activation that does not yield within 2 s fails with Temporal's deadlock detector)."""
+
+    def __init__(self) -> None:
+        self.max_pause = 0.0
+        self.total = 0.0
+        self.collections = 0
+        self.full = 0
+        self._began: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._began = time.perf_counter()
+            return
+        if self._began is None:
+            return
+        pause = time.perf_counter() - self._began
+        self._began = None
+        self.collections += 1
+        self.full += info.get("generation") == 2
+        self.total += pause
+        self.max_pause = max(self.max_pause, pause)
+
+    def __enter__(self) -> GcMonitor:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self._callback)
+
+    def result(self) -> dict[str, float]:
+        return {
+            "max_pause_s": self.max_pause,
+            "total_s": self.total,
+            "collections": self.collections,
+            "full_collections": self.full,
+        }
 
 
 class RssSampler:

@@ -177,6 +177,20 @@ def markdown(result: dict[str, Any]) -> str:
                     _fmt(s, side, "server_kb_per_workflow"),
                 )
             )
+    lines += ["", "## Garbage collection in the harness + worker process", "",
+        "| scenario | longest pause s | GC time s | full collections |",
+        "| --- | ---: | ---: | ---: |"]  # fmt: skip
+    for name, group in sc.items():
+        for size, data in [("", group)] if "summary" in group else sorted(group.items()):
+            s = data["summary"]
+            lines.append(
+                _row(
+                    f"{name} {size}".strip(),
+                    _fmt(s, "gc", "max_pause_s", digits=3),
+                    _fmt(s, "gc", "total_s", digits=2),
+                    _fmt(s, "gc", "full_collections", digits=0),
+                )
+            )
     s = sc["storage"]["summary"]
     lines += ["", "## 5. Storage", "", "| method | rows/s |", "| --- | ---: |"]
     for key in ("raw_copy_jsonb", "raw_copy_keyed", "store_statements"):

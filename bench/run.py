@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import scenarios, scenarios_big
-from bench.env import DEFAULT_DATABASE_URL, BenchEnv, bench_env, rss, server_pid
+from bench.env import DEFAULT_DATABASE_URL, BenchEnv, GcMonitor, bench_env, rss, server_pid
 
 __all__ = ["MODES", "Mode", "main", "run_bench", "summarise", "write_outputs"]
 
@@ -45,10 +45,10 @@ class Mode:
 
 
 MODES: dict[str, Mode] = {
-    "smoke": Mode(1, (10,), 40, 10, 4.0, (10,), (400,), 100, (10,), 1000, 500, 120.0),
-    "quick": Mode(3, (50,), 150, 25, 4.0, (10, 50), (2000,), 500, (100,), 5000, 1000, 300.0),
+    "smoke": Mode(1, (10,), 40, 10, 3.0, (10,), (400,), 100, (10,), 1000, 500, 120.0),
+    "quick": Mode(3, (40,), 150, 25, 2.5, (10, 50), (2000,), 500, (50,), 5000, 1000, 300.0),
     "full": Mode(
-        3, (100, 400), 1000, 50, 10.0, (10, 50), (20_000,), 500, (300, 1000), 30_000, 1000, 900.0
+        3, (100, 500), 3000, 100, 8.0, (10, 50), (20_000,), 500, (200, 800), 30_000, 1000, 900.0
     ),
 }
 BIG_HEARING = 100_000  # the large hearing, run once at the end of a full run
@@ -108,7 +108,9 @@ async def _repeat(
     results = []
     for i in range(reps):
         at = time.monotonic()
-        results.append(await run())
+        with GcMonitor() as gc_pauses:
+            results.append(await run())
+        results[-1]["gc"] = gc_pauses.result()
         log(f"  {name}: repetition {i + 1}/{reps} in {time.monotonic() - at:.1f} s")
     return {"repetitions": results, "summary": summarise(results), "checks": _checks(results)}
 
