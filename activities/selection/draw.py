@@ -8,12 +8,13 @@ How anyone can recompute a draw (documented for the public, see also `recompute_
 2. Random numbers come from SHA-256 in counter mode: block j (j = 0, 1, ...) is the first
    8 bytes, big-endian, of `sha256(digest + j.to_bytes(8, "big"))`. A number below m is
    `block % m`, skipping blocks >= 2**64 - (2**64 % m) so that every value is equally likely.
-3. The distribution is published as integer units per panel that add up to 10**9, panels in
-   ascending order of their count vectors (`distribution_hash` is the SHA-256 of that
-   canonical JSON). The first number below 10**9 picks the panel by cumulative units.
-4. Then, type by type in order, the panel's count of people of that type is drawn from the
-   type's members (sorted by person id) by a partial Fisher-Yates shuffle: for position
-   i = 0, 1, ..., swap member i with member i + (next number below size - i).
+3. The distribution is published as integer units per panel that add up to 10**9; a panel
+   is its list of [type index, count] pairs (types with a count, ascending), panels in
+   ascending order of these lists (`distribution_hash` is the SHA-256 of that canonical
+   JSON). The first number below 10**9 picks the panel by cumulative units.
+4. Then, pair by pair, the count of people of that type is drawn from the type's members
+   (sorted by person id) by a partial Fisher-Yates shuffle: for position i = 0, 1, ...,
+   swap member i with member i + (next number below size - i).
 
 The same pool, quotas, method and seed therefore give the same panel, and anyone holding
 the published distribution and the seed can check it without an LP solver.
@@ -88,8 +89,9 @@ def quantize(weights: FloatArray) -> IntArray:
 def canonical_distribution(inst: Instance, dist: Distribution) -> dict[str, Any]:
     """The published form: types (categories, size), panels as counts, integer units."""
     units = quantize(dist.weights)
+    # sparse pairs: a panel touches ~k types of possibly thousands, and this is a payload
     rows = sorted(
-        (tuple(int(c) for c in panel), int(u))
+        (tuple((int(t), int(panel[t])) for t in np.flatnonzero(panel)), int(u))
         for panel, u in zip(dist.panels, units, strict=True)
         if u > 0
     )
@@ -105,7 +107,7 @@ def canonical_distribution(inst: Instance, dist: Distribution) -> dict[str, Any]
         "version": 1,
         "k": inst.k,
         "types": types,
-        "panels": [list(counts) for counts, _ in rows],
+        "panels": [[list(pair) for pair in pairs] for pairs, _ in rows],
         "units": [u for _, u in rows],
         "scale": SCALE,
     }
@@ -127,14 +129,14 @@ def draw_panel(inst: Instance, published: dict[str, Any], seed: str) -> list[int
     rng = VerifiableRng(seed_digest(seed))
     ticket = rng.below(int(published["scale"]))
     cumulative = 0
-    chosen: list[int] = published["panels"][-1]
-    for counts, units in zip(published["panels"], published["units"], strict=True):
+    chosen: list[list[int]] = published["panels"][-1]
+    for pairs, units in zip(published["panels"], published["units"], strict=True):
         cumulative += units
         if ticket < cumulative:
-            chosen = counts
+            chosen = pairs
             break
     selected: list[int] = []
-    for t, count in enumerate(chosen):
+    for t, count in chosen:
         members = list(inst.members[t])
         for i in range(count):
             j = i + rng.below(len(members) - i)
