@@ -74,3 +74,38 @@ def test_legacy_minimum_is_not_above_maximin() -> None:
     assert outcome.report.legacy is not None
     assert outcome.report.legacy.minimum <= outcome.report.probabilities.minimum + 1e-9
     assert outcome.report.legacy.gini > outcome.report.probabilities.gini
+
+
+def test_anyone_can_recompute_the_draw_from_the_published_distribution() -> None:
+    # an independent verifier with hashlib only, following the module docstring of `draw`
+    pool = people(ROWS)
+    outcome = select_panel(pool, quotas(SPEC), 6, "2026-12-05: 4 11 23 31 40 45")
+    published = outcome.distribution
+    assert published is not None
+    key = hashlib.sha256(b"civicflow-selection-v1\x00" + b"2026-12-05: 4 11 23 31 40 45").digest()
+    counter = 0
+
+    def below(m: int) -> int:
+        nonlocal counter
+        while True:
+            block = hashlib.sha256(key + counter.to_bytes(8, "big")).digest()[:8]
+            counter += 1
+            value = int.from_bytes(block, "big")
+            if value < 2**64 - (2**64 % m):
+                return value % m
+
+    ticket, cumulative, pick = below(published["scale"]), 0, 0
+    for pick, units in enumerate(published["units"]):  # noqa: B007  (pick is used below)
+        cumulative += units
+        if ticket < cumulative:
+            break
+    pairs = published["panels"][pick]
+    chosen: list[str] = []
+    for t, count in pairs:
+        wanted = published["types"][t]["categories"]
+        members = sorted(p.id for p in pool if p.features == wanted)
+        for i in range(count):
+            j = i + below(len(members) - i)
+            members[i], members[j] = members[j], members[i]
+        chosen.extend(members[:count])
+    assert sorted(chosen) == outcome.panel
