@@ -15,6 +15,7 @@ import asyncio
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.selection.model import Method, Person, Quotas
 from activities.selection.outreach import GroupGap, under_represented
@@ -65,18 +66,21 @@ class SelectionActivities:
 
     @activity.defn(name=SELECT_PANEL)
     async def select_panel(self, data: SelectPanelInput) -> SelectionOutcome:
-        """Draw a panel; `InfeasibleQuotasError` (a ValueError) explains conflicting quotas."""
-        return await asyncio.to_thread(
-            select_panel,
-            data.people,
-            data.quotas,
-            data.k,
-            data.seed,
-            method=data.method,
-            households=data.households,
-            legacy_runs=data.legacy_runs,
-            time_limit=data.time_limit,
-        )
+        """Draw a panel; conflicting quotas fail at once (a retry cannot fix them)."""
+        try:
+            return await asyncio.to_thread(
+                select_panel,
+                data.people,
+                data.quotas,
+                data.k,
+                data.seed,
+                method=data.method,
+                households=data.households,
+                legacy_runs=data.legacy_runs,
+                time_limit=data.time_limit,
+            )
+        except ValueError as err:  # InfeasibleQuotasError, bad k or seed: the input is wrong
+            raise ApplicationError(str(err), type=type(err).__name__, non_retryable=True) from err
 
     @activity.defn(name=COMPARE_REGISTRATIONS)
     async def compare_registrations(
