@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 import activities.selection as selection
 from activities.selection.activity import (
     CompareRegistrationsInput,
@@ -49,3 +51,15 @@ def test_all_is_complete() -> None:
     modules = {"activity", "draw", "fair", "feasibility", "instance", "legacy", "model"}
     modules |= {"outreach", "panels", "parse", "plots", "report", "select", "annotations"}
     assert public - modules == set(selection.__all__)
+
+
+async def test_infeasible_quotas_fail_the_activity_without_retry() -> None:
+    from temporalio.exceptions import ApplicationError
+
+    pool = people([{"g": "f"}, {"g": "m"}])
+    spec = quotas({"g": {"f": (2, 2), "m": (0, 1)}})
+    data = SelectPanelInput(people=pool, quotas=spec, k=2, seed="s")
+    with pytest.raises(ApplicationError, match="only 1 people in the pool") as info:
+        await SelectionActivities().select_panel(data)
+    assert info.value.non_retryable
+    assert info.value.type == "InfeasibleQuotasError"

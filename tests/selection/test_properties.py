@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,4 +60,3 @@ def test_every_quota_of_the_drawn_panel_holds(
     if homes:
         assert len({by_id[pid].household for pid in outcome.panel}) == k
     assert abs(sum(outcome.probabilities.values()) - k) < 1e-6
-    random.seed(0)  # nothing above may depend on global randomness; keep it that way
