@@ -40,7 +40,7 @@ def _fail(message: str) -> typer.Exit:
 
 @app.command("run")
 def run(
-    pool: Annotated[Path, typer.Argument(help="CSV: id, one column per feature, [household]")],
+    pool: Annotated[Path, typer.Argument(help="CSV: id, a column per feature, household")],
     quotas: Annotated[Path, typer.Argument(help="YAML: features -> category -> min/max/target")],
     k: Annotated[int, typer.Option("--k", min=1, help="panel size")],
     seed: Annotated[str, typer.Option("--seed", help="seed text announced before the draw")],
