@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
+
 import typer
 
 from worker.commands import definitions as definitions_command
@@ -48,5 +52,21 @@ app.command("worker")(worker)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Exits with `os._exit` after flushing: once a Temporal core runtime exists, its threads can
+    make CPython abort during interpreter finalisation ("PyGILState_Release", exit 134) even
+    though the command finished, which would turn a clean exit code into a crash.
+    """
+    code: int = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+        if isinstance(exit_.code, str):
+            print(exit_.code, file=sys.stderr)
+    finally:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+    os._exit(code)
