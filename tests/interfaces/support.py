@@ -40,21 +40,31 @@ async def status(handle: WorkflowHandle[Any, Any]) -> m.ProcedureStatus:
     return result
 
 
-async def wait_phase(handle: WorkflowHandle[Any, Any], phase: str) -> m.ProcedureStatus:
-    async def current() -> tuple[str, str | None]:
-        st = await status(handle)
-        return st.state, st.phase_id
+async def wait_phase(
+    handle: WorkflowHandle[Any, Any], phase: str, *, after_visits: int = 0
+) -> m.ProcedureStatus:
+    """Poll until the procedure has entered `phase` (a phase visit after `after_visits`).
 
-    expected: tuple[str, str | None] = ("running", phase)
+    `status` names the next phase a moment before the phase runner has entered it (`visits`
+    counts entered visits); an admin update sent in between is acknowledged but then reset by
+    the phase start, so callers wait for the visit, not just the name.
+    """
+
+    async def current() -> tuple[str, str | None, bool]:
+        st = await status(handle)
+        return st.state, st.phase_id, st.visits > after_visits
+
+    expected: tuple[str, str | None, bool] = ("running", phase, True)
     await assert_eq_eventually(expected, current, timeout=WAIT)
     return await status(handle)
 
 
 async def advance(handle: WorkflowHandle[Any, Any], to: str) -> None:
     """End the current phase as an administrator would, and wait for the next one."""
+    before = (await status(handle)).visits
     data = {"idempotency_key": f"adv-{uuid.uuid4().hex[:8]}", "role": "administration"}
     await handle.execute_update("admin_advance", {**data, "reason": "test"}, result_type=m.Receipt)
-    await wait_phase(handle, to)
+    await wait_phase(handle, to, after_visits=before)
 
 
 async def cancel(handle: WorkflowHandle[Any, Any]) -> None:

@@ -47,7 +47,7 @@ async def test_readme_walkthrough(stack: Stack) -> None:
         advanced = await send(http, "http-advance", stack)
         assert advanced.status_code == 200, advanced.text
         assert advanced.json()["outcome"]["success"][0]["phase_id"] == "announcement"
-        await support.wait_phase(handle, "hearing")
+        await support.wait_phase(handle, "hearing", after_visits=1)
 
         updated = await send(http, "http-update", stack)
         assert updated.status_code == 200, updated.text

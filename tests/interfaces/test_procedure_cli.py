@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shlex
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from typer.testing import CliRunner, Result
 from tests.helpers import assert_eq_eventually, free_port
 from tests.interfaces import support
 from tests.interfaces.conftest import Stack
-from tests.interfaces.docs import EXAMPLES
+from tests.interfaces.docs import EXAMPLES, example
 from worker.cli import app
 from worker.commands.procedure import EXIT_CONFIG, EXIT_EXISTS, EXIT_NOT_FOUND, EXIT_REFUSED
 
@@ -62,7 +63,7 @@ async def test_start_steer_and_read(stack: Stack, tmp_path: Path) -> None:
 
     receipt = await ok(stack, "procedure", "advance", wf_id, "--reason", "bekannt gemacht")
     assert receipt["phase_id"] == "announcement"
-    await support.wait_phase(handle, "hearing")
+    await support.wait_phase(handle, "hearing", after_visits=1)
 
     statement = tmp_path / "statement.json"
     item = {"idempotency_key": "cli-1", "role": "public", "statement_type": "objection"}
@@ -157,30 +158,20 @@ async def test_errors_and_exit_codes(stack: Stack, tmp_path: Path) -> None:
     assert "cannot connect to Temporal" in result.stderr
 
 
-async def test_webhooks_add_list_remove(stack: Stack) -> None:
+async def test_readme_webhooks_add_list_remove(stack: Stack) -> None:
     db = ["--database-url", stack.settings.database_url]
     db += ["--database-schema", stack.settings.database_schema]
-    add = [
-        "webhooks",
-        "add",
-        "portal",
-        "--url",
-        "https://portal.example.org/events",
-        "--secret-ref",
-        "PORTAL",
-        "--kind",
-        "baugb-3-2",
-        "--type",
-        "de.civicflow.statement.*",
-    ]
-    result = await civicflow(stack, *add, *db, connect=False)
+    lines = example("webhooks").replace("\\\n", " ").splitlines()
+    add, listing, remove = (shlex.split(line) for line in lines)
+    assert add[:3] == [*listing[:2], "add"] == ["civicflow", "webhooks", "add"]
+    result = await civicflow(stack, *add[1:], *db, connect=False)
     assert result.exit_code == 0, result.output
-    listed = await civicflow(stack, "webhooks", "list", *db, connect=False)
-    assert "portal  active  https://portal.example.org/events" in listed.stdout
-    assert "kind=baugb-3-2" in listed.stdout
-    removed = await civicflow(stack, "webhooks", "remove", "portal", *db, connect=False)
-    assert removed.exit_code == 0
-    listed = await civicflow(stack, "webhooks", "list", *db, connect=False)
+    listed = await civicflow(stack, *listing[1:], *db, connect=False)
+    assert "portal  active  https://portal.example.org/civicflow/events" in listed.stdout
+    assert "kind=baugb-3-2  municipality=08221000  types=de.civicflow.statement.*" in listed.stdout
+    removed = await civicflow(stack, *remove[1:], *db, connect=False)
+    assert removed.exit_code == 0, removed.output
+    listed = await civicflow(stack, *listing[1:], *db, connect=False)
     assert "portal  inactive" in listed.stdout
     missing = await civicflow(stack, "webhooks", "remove", "nobody", *db, connect=False)
     assert missing.exit_code == 1

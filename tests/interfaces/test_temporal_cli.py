@@ -44,7 +44,7 @@ async def test_readme_walkthrough(stack: Stack) -> None:
     advanced = await run_json(temporal_argv("cli-advance", stack))
     assert advanced["result"]["phase_id"] == "announcement"
     assert advanced["result"]["idempotency_key"] == "advance-1"
-    await support.wait_phase(handle, "hearing")
+    await support.wait_phase(handle, "hearing", after_visits=1)
 
     receipt = (await run_json(temporal_argv("cli-update", stack)))["result"]
     assert receipt["phase_id"] == "hearing"
