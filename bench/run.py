@@ -114,7 +114,7 @@ async def _repeat(
             try:
                 results.append(await run())
             except Exception as err:  # one failed repetition is a result, not the end of the run
-                results.append({"error": f"{type(err).__name__}: {err}", "checks": {"ran": False}})
+                results.append({"error": _describe(err), "checks": {"ran": False}})
         results[-1]["gc"] = gc_pauses.result()
         state = f"FAILED ({results[-1]['error'][:200]})" if "error" in results[-1] else "done"
         log(f"  {name}: repetition {i + 1}/{reps} {state} in {time.monotonic() - at:.1f} s")
@@ -214,6 +214,16 @@ def write_outputs(result: dict[str, Any], output: Path) -> None:
     from bench import report  # matplotlib only when writing a report
 
     report.write(result, output)
+
+
+def _describe(err: BaseException) -> str:
+    """The error and its causes (an update failure's reason is in its cause)."""
+    parts: list[str] = []
+    seen: BaseException | None = err
+    while seen is not None and len(parts) < 4:
+        parts.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__
+    return " <- ".join(parts)
 
 
 def _s1(bench: BenchEnv, n: int, max_wait: float) -> Callable[[], Awaitable[dict[str, Any]]]:
