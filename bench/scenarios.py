@@ -183,7 +183,7 @@ async def _drive(
             size = min(chunk, total - first)
             at = time.monotonic()
             try:
-                got = await asyncio.wait_for(send(first, size), max(1.0, stop_at - at + 5))
+                got = await asyncio.wait_for(send(first, size), max(1.0, stop_at - at + 2))
             except Exception as err:  # counted and reported: a collapse is a result here
                 failures.append(f"{type(err).__name__}: {str(err)[:120]}")
                 continue
