@@ -19,6 +19,7 @@ from activities.definitions_io import load_definition
 from activities.notify.mail import mail_sender_from_env
 from activities.notify.templates import MailRenderer
 from activities.notify.webhook import WebhookSender
+from activities.selection.activity import SelectionActivities
 from activities.skeleton import SkeletonActivities
 from activities.storage.activities import StorageActivities
 from activities.storage.pump import pump_outbox
@@ -79,6 +80,7 @@ ACTIVITY_FACTORIES: Sequence[Callable[[ActivityDeps], object]] = (
     lambda deps: SkeletonActivities(deps.pool),
     lambda deps: _Functions(),
     _storage_activities,
+    lambda deps: SelectionActivities(),
 )
 """One line per activity class: how to build it from the worker's dependencies."""
 
