@@ -256,7 +256,9 @@ class EngineBase:
         """Queue a statement for the flusher, or, while draining, carry it to the next run."""
         self._run_keys.add(key)
         size = len(record.text) + CARRIED_OVERHEAD
-        if self._draining and self._carried_bytes + size <= CARRY_BUDGET:
+        # Once the flusher has stopped (`_stopping`), nothing would store a pending
+        # statement, so late arrivals are carried whatever the budget.
+        if self._draining and (self._stopping or self._carried_bytes + size <= CARRY_BUDGET):
             self._carried_bytes += size
             self._carried_ids.add(record.statement_id)
             self.state.carried.append(CarriedStatement(record=record, via=via, key=key))

@@ -90,6 +90,9 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
                 await self.drain()
                 self._stopping = True
                 await flusher
+                # Updates accepted while the flusher finished are carried; their handlers
+                # must return before the run ends (else: AcceptedUpdateCompletedWorkflow).
+                await workflow.wait_condition(workflow.all_handlers_finished)
                 workflow.continue_as_new(args=[None, st])
             if reason == CANCELLED:
                 break
