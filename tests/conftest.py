@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import tempfile
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Iterator
 
@@ -21,8 +20,8 @@ import pytest
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.storage.migrate import apply_migrations
 from activities.storage.pool import create_pool
+from tests.helpers import migrated_schema
 from worker.binaries import temporal_cli, temporal_test_server
 from workflows.visibility import ALL_SEARCH_ATTRIBUTES
 
@@ -52,19 +51,8 @@ def database_url() -> Iterator[str]:
 @pytest.fixture
 async def db_schema(database_url: str) -> AsyncIterator[str]:
     """A fresh, migrated schema for one test; dropped afterwards."""
-    schema = f"t_{uuid.uuid4().hex[:16]}"
-    pool = await create_pool(database_url, schema=schema, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await apply_migrations(conn)
-    finally:
-        await pool.close()
-    yield schema
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with migrated_schema(database_url) as schema:
+        yield schema
 
 
 @pytest.fixture

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import timedelta
 from typing import Any, TypeVar
 
+import asyncpg
 from temporalio.client import Client
 from temporalio.worker import Worker
+
+from activities.storage.migrate import apply_migrations
+from activities.storage.pool import create_pool
 
 T = TypeVar("T")
 
@@ -60,3 +65,28 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+async def drop_schema(database_url: str, schema: str) -> None:
+    """Drop a test's schema and everything in it."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await conn.close()
+
+
+@contextlib.asynccontextmanager
+async def migrated_schema(database_url: str, prefix: str = "t") -> AsyncIterator[str]:
+    """A fresh schema with every migration applied; dropped on exit."""
+    schema = f"{prefix}_{uuid.uuid4().hex[:16]}"
+    pool = await create_pool(database_url, schema=schema, max_size=1)
+    try:
+        async with pool.acquire() as conn:
+            await apply_migrations(conn)
+    finally:
+        await pool.close()
+    try:
+        yield schema
+    finally:
+        await drop_schema(database_url, schema)

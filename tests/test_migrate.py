@@ -15,18 +15,11 @@ from activities.storage.migrate import (
     available_migrations,
 )
 from activities.storage.pool import create_pool
+from tests.helpers import drop_schema
 
 
 async def _fresh_schema(database_url: str) -> str:
     return f"m_{uuid.uuid4().hex[:12]}"
-
-
-async def _drop(database_url: str, schema: str) -> None:
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
 
 
 async def test_second_run_applies_nothing(database_url: str) -> None:
@@ -42,7 +35,7 @@ async def test_second_run_applies_nothing(database_url: str) -> None:
         assert recorded == len(available_migrations())
     finally:
         await pool.close()
-        await _drop(database_url, schema)
+        await drop_schema(database_url, schema)
 
 
 async def test_concurrent_migrate_applies_each_once(database_url: str) -> None:
@@ -60,7 +53,7 @@ async def test_concurrent_migrate_applies_each_once(database_url: str) -> None:
     finally:
         for pool in pools:
             await pool.close()
-        await _drop(database_url, schema)
+        await drop_schema(database_url, schema)
 
 
 async def test_edited_migration_is_refused(db_pool: asyncpg.Pool) -> None:

@@ -19,9 +19,8 @@ from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
 
-from activities.storage.migrate import apply_migrations
 from activities.storage.pool import create_pool
-from tests.helpers import free_port
+from tests.helpers import free_port, migrated_schema
 from worker import registry
 from worker.binaries import temporal_cli
 from worker.config import Settings, load_settings
@@ -45,19 +44,8 @@ class Stack:
 @pytest.fixture(scope="session")
 async def iface_schema(database_url: str) -> AsyncIterator[str]:
     """A migrated schema for the session's worker; dropped at the end."""
-    schema = f"iface_{uuid.uuid4().hex[:12]}"
-    pool = await create_pool(database_url, schema=schema, max_size=1)
-    try:
-        async with pool.acquire() as conn:
-            await apply_migrations(conn)
-    finally:
-        await pool.close()
-    yield schema
-    conn = await asyncpg.connect(database_url)
-    try:
-        await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await conn.close()
+    async with migrated_schema(database_url, "iface") as schema:
+        yield schema
 
 
 @pytest.fixture(scope="session")
