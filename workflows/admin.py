@@ -11,8 +11,8 @@ with workflow.unsafe.imports_passed_through():
     import workflows.checks as checks
     import workflows.messages as m
     import workflows.rules as rules
-    from workflows.checks import Rejected
     from workflows.engine import EngineBase, parse_payload, reject
+    from workflows.errors import Rejected
 
 __all__ = ["PATCH_EVENT_BEFORE_WAKE", "AdminHandlers"]
 

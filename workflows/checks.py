@@ -12,15 +12,12 @@ from datetime import date, datetime
 
 from definitions.schema import Definition, Phase
 from workflows import messages as m
+from workflows.errors import Code, Rejected
 from workflows.state import ProcedureState
 
 __all__ = ["Rejected", "StatementTarget", "statement_target"]
 
 DRAFT_OUTCOMES = ("draft_changed", "draft_unchanged")
-
-
-class Rejected(ValueError):
-    """An update is refused; the message goes back to the caller unchanged."""
 
 
 @dataclass(frozen=True)
@@ -35,23 +32,23 @@ class StatementTarget:
 def current_phase(defn: Definition, state: ProcedureState) -> Phase:
     if state.phase_id is None:
         msg = "the procedure has not entered a phase yet"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_NOT_READY, msg)
     return defn.phase(state.phase_id)
 
 
 def require_active(state: ProcedureState, *, allow_paused: bool = False) -> None:
     if state.life == "paused" and not allow_paused:
         msg = "the procedure is paused; try again after it is resumed"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_PAUSED, msg)
     if state.life in ("completed", "cancelled"):
         msg = f"the procedure is {state.life}; it accepts nothing any more"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_ENDED, msg)
 
 
 def require_new_key(state: ProcedureState, kind: str, key: str) -> None:
     if state.has_key(kind, key):
         msg = f"idempotency_key {key!r}: a {kind} with this key was already received"
-        raise Rejected(msg)
+        raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, msg)
 
 
 def known_roles(defn: Definition) -> set[str]:
@@ -63,10 +60,10 @@ def require_role(defn: Definition, role: str, allowed: set[str] | None = None) -
     every = known_roles(defn) | {a.id for a in defn.audiences}
     if role not in every:
         msg = f"role {role!r}: unknown; expected one of {', '.join(sorted(every))}"
-        raise Rejected(msg)
+        raise Rejected(Code.UNKNOWN_ROLE, msg)
     if allowed is not None and role not in allowed:
         msg = f"role {role!r}: not allowed here; expected one of {', '.join(sorted(allowed))}"
-        raise Rejected(msg)
+        raise Rejected(Code.ROLE_NOT_ALLOWED, msg)
 
 
 def require_admin(defn: Definition, role: str) -> None:
@@ -76,7 +73,7 @@ def require_admin(defn: Definition, role: str) -> None:
 def require_accepts(phase: Phase, what: str, accepted: bool) -> None:
     if not accepted:
         msg = f"phase {phase.id!r} ({phase.type}) does not accept {what}"
-        raise Rejected(msg)
+        raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
 
 
 def statement_target(
@@ -97,13 +94,13 @@ def statement_target(
         types = set(target.accepts.statement_types)
     else:
         msg = f"phase {phase.id!r} ({phase.type}) does not accept statements yet"
-        raise Rejected(msg)
+        raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
     if item.statement_type not in types:
         msg = (
             f"statement_type {item.statement_type!r}: not accepted in phase {target.id!r}; "
             f"expected one of {', '.join(sorted(types))}"
         )
-        raise Rejected(msg)
+        raise Rejected(Code.STATEMENT_TYPE_NOT_ACCEPTED, msg)
     allowed = {limited} if limited else set(target.audiences) | known_roles(defn)
     if not target.audiences and not limited:
         allowed = None  # type: ignore[assignment]
@@ -111,7 +108,7 @@ def statement_target(
     limit = state.start.limits.max_statement_chars
     if len(item.text) > limit:
         msg = f"text: {len(item.text)} characters, at most {limit} allowed"
-        raise Rejected(msg)
+        raise Rejected(Code.STATEMENT_TOO_LARGE, msg)
     late = target.id != phase.id or (deadline is not None and now >= deadline)
     return StatementTarget(phase_id=target.id, round=rnd, late=late)
 
@@ -139,10 +136,10 @@ def check_vote(
     choices = ["yes", "no", "abstain"] if settings.method == "yes_no" else settings.options
     if choices and data.choice not in choices:
         msg = f"choice {data.choice!r}: expected one of {', '.join(choices)}"
-        raise Rejected(msg)
+        raise Rejected(Code.INVALID_CHOICE, msg)
     if vote_id in state.vote_keys:
         msg = f"voter_ref {data.voter_ref!r} already voted on proposal {data.proposal_id!r}"
-        raise Rejected(msg)
+        raise Rejected(Code.ALREADY_VOTED, msg)
 
 
 def check_decision(defn: Definition, state: ProcedureState, data: m.RecordDecisionInput) -> None:
@@ -154,10 +151,10 @@ def check_decision(defn: Definition, state: ProcedureState, data: m.RecordDecisi
     if options and data.outcome not in options and data.outcome not in DRAFT_OUTCOMES:
         expected = ", ".join(sorted({*options, *DRAFT_OUTCOMES}))
         msg = f"outcome {data.outcome!r}: expected one of {expected}"
-        raise Rejected(msg)
+        raise Rejected(Code.INVALID_OUTCOME, msg)
     if data.ends_phase and not any(e.kind == "moderator_decision" for e in phase.ends_when):
         msg = f"ends_phase: phase {phase.id!r} does not end by a moderator decision"
-        raise Rejected(msg)
+        raise Rejected(Code.PHASE_NOT_ENDED_BY_DECISION, msg)
 
 
 def check_commitment(
@@ -171,10 +168,10 @@ def check_commitment(
     actors = list(getattr(phase.settings, "actors", []))
     if actors and data.owner_role not in actors:
         msg = f"owner_role {data.owner_role!r}: expected one of {', '.join(actors)}"
-        raise Rejected(msg)
+        raise Rejected(Code.ROLE_NOT_ALLOWED, msg)
     if data.due_date < today:
         msg = f"due_date {data.due_date.isoformat()}: must not lie in the past"
-        raise Rejected(msg)
+        raise Rejected(Code.DATE_IN_PAST, msg)
 
 
 def check_progress(defn: Definition, state: ProcedureState, data: m.ReportProgressInput) -> None:
@@ -186,7 +183,7 @@ def check_progress(defn: Definition, state: ProcedureState, data: m.ReportProgre
     require_role(defn, data.role)
     if data.commitment_id not in state.commitments:
         msg = f"commitment_id {data.commitment_id!r}: no such commitment"
-        raise Rejected(msg)
+        raise Rejected(Code.UNKNOWN_COMMITMENT, msg)
 
 
 def check_extend(defn: Definition, state: ProcedureState, data: m.AdminExtendDeadlineInput) -> None:
@@ -196,13 +193,13 @@ def check_extend(defn: Definition, state: ProcedureState, data: m.AdminExtendDea
     require_admin(defn, data.role)
     if phase.period is None or state.phase_end is None:
         msg = f"phase {phase.id!r} has no deadline to extend"
-        raise Rejected(msg)
+        raise Rejected(Code.DEADLINE_NOT_EXTENDABLE, msg)
     if not phase.period.extendable:
         msg = f"phase {phase.id!r}: its period is not extendable"
-        raise Rejected(msg)
+        raise Rejected(Code.DEADLINE_NOT_EXTENDABLE, msg)
     if data.new_end <= state.phase_end:
         msg = f"new_end {data.new_end.isoformat()}: must be after {state.phase_end.isoformat()}"
-        raise Rejected(msg)
+        raise Rejected(Code.DEADLINE_NOT_LATER, msg)
 
 
 def check_admin(
@@ -212,14 +209,14 @@ def check_admin(
     require_admin(defn, role)
     if state.life in ("completed", "cancelled"):
         msg = f"the procedure is {state.life}; cannot {wants}"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_ENDED, msg)
     if wants == "pause" and state.life == "paused":
         msg = "the procedure is already paused"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_PAUSED, msg)
     if wants == "resume" and state.life != "paused":
         msg = "the procedure is not paused"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_NOT_PAUSED, msg)
     if wants == "advance" and state.life == "paused":
         msg = "the procedure is paused; resume it before advancing"
-        raise Rejected(msg)
+        raise Rejected(Code.PROCEDURE_PAUSED, msg)
     require_new_key(state, "admin", key)

@@ -24,6 +24,7 @@ with workflow.unsafe.imports_passed_through():
     from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
     from definitions.schema import Definition, Phase
     from workflows.checks import Rejected
+    from workflows.errors import Code
     from workflows.messages import StatementSummary, TimelineEntry
     from workflows.state import CarriedStatement, ProcedureState
 
@@ -52,9 +53,19 @@ def parse_payload(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
         return model.model_validate(raw)
     except ValidationError as err:
         msg = f"{model.__name__}: {m.first_error(err)}"
-        if handler:
-            raise ApplicationError(msg, type="Rejected", non_retryable=True) from err
-        raise Rejected(msg) from err
+        raise Rejected(payload_code(err), msg) from err
+
+
+def payload_code(err: ValidationError) -> Code:
+    """The code of a payload that does not fit its model (judged by the first problem)."""
+    first = err.errors()[0] if err.errors() else None
+    if first is None:
+        return Code.INVALID_PAYLOAD
+    if first["type"] == "extra_forbidden":
+        return Code.UNKNOWN_FIELD
+    if "attachments" in (str(p) for p in first["loc"]) and first["type"] == "value_error":
+        return Code.ATTACHMENT_SCHEME_NOT_ALLOWED
+    return Code.INVALID_PAYLOAD
 
 
 def key_text(key: Any) -> str | None:
@@ -63,7 +74,7 @@ def key_text(key: Any) -> str | None:
 
 def reject(err: Rejected) -> ApplicationError:
     """A check that failed inside a handler (after the start-up wait) fails the update only."""
-    return ApplicationError(str(err), type="Rejected", non_retryable=True)
+    return Rejected(err.code, err.detail)
 
 
 class EngineBase:

@@ -14,8 +14,8 @@ with workflow.unsafe.imports_passed_through():
     import workflows.checks as checks
     import workflows.messages as m
     from activities.records import StatementRecord, stable_id
-    from workflows.checks import Rejected
     from workflows.engine import EngineBase, key_text, parse_payload, reject
+    from workflows.errors import Code, Rejected
 
 __all__ = ["IntakeHandlers"]
 
@@ -65,7 +65,7 @@ class IntakeHandlers(EngineBase):
         if self.seen_key(item.idempotency_key):
             key = item.idempotency_key
             msg = f"idempotency_key {key!r}: a statement with this key was already received"
-            raise Rejected(msg)
+            raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, msg)
         return checks.statement_target(self.defn, self.state, item, workflow.now())
 
     @workflow.update
@@ -109,7 +109,12 @@ class IntakeHandlers(EngineBase):
                 target = self._check_statement(parsed)
             except Rejected as err:
                 errors.append(
-                    m.ItemError(index=index, idempotency_key=key_text(key), message=str(err))
+                    m.ItemError(
+                        index=index,
+                        idempotency_key=key_text(key),
+                        message=err.message,
+                        code=err.code,
+                    )
                 )
                 continue
             record, receipt = self._statement(parsed, target)
@@ -129,20 +134,20 @@ class IntakeHandlers(EngineBase):
         items = raw.get("statements") if isinstance(raw, dict) else None
         if not isinstance(items, list) or not items:
             msg = "statements: expected a non-empty list of statements"
-            raise Rejected(msg)
+            raise Rejected(Code.INVALID_PAYLOAD, msg)
         return items
 
     def _check_batch(self, items: list[Any]) -> None:
         limit = self.state.start.limits.max_batch
         if len(items) > limit:
             msg = f"statements: {len(items)} in one batch, at most {limit} allowed"
-            raise Rejected(msg)
+            raise Rejected(Code.BATCH_TOO_LARGE, msg)
         checks.require_active(self.state)
         keys = [i.get("idempotency_key") for i in items if isinstance(i, dict)]
         keys = [k for k in keys if k is not None]
         if len(set(map(str, keys))) != len(keys):
             msg = "statements: the same idempotency_key appears twice in one batch"
-            raise Rejected(msg)
+            raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, msg)
 
     @submit_statements.validator
     def validate_submit_statements(self, raw: Any) -> None:
@@ -171,7 +176,7 @@ class IntakeHandlers(EngineBase):
                 return  # a repeat: nothing changes
             target = checks.statement_target(self.defn, self.state, item, workflow.now())
         except (ValidationError, Rejected) as err:
-            problem = m.first_error(err) if isinstance(err, ValidationError) else str(err)
+            problem = m.first_error(err) if isinstance(err, ValidationError) else err.message
             self._rejected_signals.append({"idempotency_key": str(key)[:200], "problem": problem})
             self.wake()
             return

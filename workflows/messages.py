@@ -280,7 +280,8 @@ class StatementReceipt(Receipt):
 class ItemError(_Message):
     index: int
     idempotency_key: str | None
-    message: str
+    message: str  # `CODE: what was wrong`
+    code: str | None = None  # the stable error code (docs/errors.md)
 
 
 class StatementsReceipt(_Message):

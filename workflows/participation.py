@@ -21,8 +21,8 @@ with workflow.unsafe.imports_passed_through():
         VoteRecord,
         stable_id,
     )
-    from workflows.checks import Rejected
     from workflows.engine import EngineBase, parse_payload, reject
+    from workflows.errors import Rejected
 
 __all__ = ["ParticipationHandlers"]
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
@@ -26,18 +27,23 @@ from tests.workflows.support import (
     wait_phase,
 )
 from workflows import messages as m
+from workflows.errors import Code
 from workflows.procedure import ProcedureWorkflow
 
 Handle = WorkflowHandle[Any, Any]
 
 
-async def rejected(handle: Handle, update: Any, arg: Any, expected: str) -> None:
-    """The update is refused with a message containing `expected`; still running after."""
+async def rejected(handle: Handle, update: Any, arg: Any, code: Code, expected: str) -> None:
+    """The update is refused with the stable `code` (as the error type and the message's
+    prefix, non-retryable) and a message containing `expected`; still running after."""
     with pytest.raises(WorkflowUpdateFailedError) as info:
         await handle.execute_update(update, arg)
     cause = info.value.cause
-    message = getattr(cause, "message", str(cause))
-    assert expected in message, message
+    assert isinstance(cause, ApplicationError), cause
+    assert cause.type == code, (cause.type, cause.message)
+    assert cause.non_retryable
+    assert cause.message.startswith(f"{code}: "), cause.message
+    assert expected in cause.message, cause.message
     status = await handle.query(ProcedureWorkflow.status)
     assert status.state in ("running", "paused")
 
@@ -57,30 +63,58 @@ async def test_statement_validators(
     handle = await start(env.client, w.task_queue, start_input("baugb-3-2", limits=limits))
     await wait_phase(handle, "announcement")
     submit = ProcedureWorkflow.submit_statement
-    await rejected(handle, submit, statement("early"), "does not accept statements yet")
+    await rejected(
+        handle,
+        submit,
+        statement("early"),
+        Code.PHASE_DOES_NOT_ACCEPT,
+        "does not accept statements yet",
+    )
     await env.sleep(timedelta(days=9))
     await wait_phase(handle, "hearing")
 
-    await rejected(handle, submit, statement("r1", role="stranger"), "role 'stranger': unknown")
-    await rejected(handle, submit, statement("r2", role="staff"), "not allowed here")
-    await rejected(handle, submit, statement("t1", kind="poem"), "statement_type 'poem'")
+    await rejected(
+        handle,
+        submit,
+        statement("r1", role="stranger"),
+        Code.UNKNOWN_ROLE,
+        "role 'stranger': unknown",
+    )
+    await rejected(
+        handle, submit, statement("r2", role="staff"), Code.ROLE_NOT_ALLOWED, "not allowed here"
+    )
+    await rejected(
+        handle,
+        submit,
+        statement("t1", kind="poem"),
+        Code.STATEMENT_TYPE_NOT_ACCEPTED,
+        "statement_type 'poem'",
+    )
     long = m.StatementInput(
         idempotency_key="long", role="public", statement_type="objection", text="x" * 201
     )
-    await rejected(handle, submit, long, "text: 201 characters, at most 200")
+    await rejected(
+        handle, submit, long, Code.STATEMENT_TOO_LARGE, "text: 201 characters, at most 200"
+    )
     raw_missing = {"idempotency_key": "raw", "role": "public", "statement_type": "objection"}
-    await rejected(handle, "submit_statement", raw_missing, "text")
+    await rejected(handle, "submit_statement", raw_missing, Code.INVALID_PAYLOAD, "text")
     bad_attachment = {**raw_missing, "text": "t", "attachments": ["file:///etc/passwd"]}
-    await rejected(handle, "submit_statement", bad_attachment, "attachment")
+    await rejected(
+        handle, "submit_statement", bad_attachment, Code.ATTACHMENT_SCHEME_NOT_ALLOWED, "attachment"
+    )
 
+    unknown = {**raw_missing, "text": "t", "colour": "red"}
+    await rejected(handle, "submit_statement", unknown, Code.UNKNOWN_FIELD, "colour: Extra inputs")
     first = await handle.execute_update(submit, statement("k1"))
-    await rejected(handle, submit, statement("k1"), "idempotency_key 'k1'")
+    await rejected(
+        handle, submit, statement("k1"), Code.DUPLICATE_IDEMPOTENCY_KEY, "idempotency_key 'k1'"
+    )
 
     batch = ProcedureWorkflow.submit_statements
     too_many = m.SubmitStatementsInput(statements=[statement(f"b{i}") for i in range(4)])
-    await rejected(handle, batch, too_many, "at most 3 allowed")
+    await rejected(handle, batch, too_many, Code.BATCH_TOO_LARGE, "at most 3 allowed")
     twice = m.SubmitStatementsInput(statements=[statement("b1"), statement("b1")])
-    await rejected(handle, batch, twice, "twice in one batch")
+    await rejected(handle, batch, twice, Code.DUPLICATE_IDEMPOTENCY_KEY, "twice in one batch")
     mixed = m.SubmitStatementsInput(
         statements=[statement("b1"), statement("k1"), statement("b2", kind="poem")]
     )
@@ -88,20 +122,42 @@ async def test_statement_validators(
     assert [r.idempotency_key for r in out.receipts] == ["b1"]
     assert [(e.index, e.idempotency_key) for e in out.errors] == [(1, "k1"), (2, "b2")]
     assert "statement_type 'poem'" in out.errors[1].message
+    assert [e.code for e in out.errors] == [
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        Code.STATEMENT_TYPE_NOT_ACCEPTED,
+    ]
+    assert out.errors[1].message.startswith("STATEMENT_TYPE_NOT_ACCEPTED: statement_type 'poem'")
     loose = {"statements": [{"idempotency_key": "b3", "role": "public"}, statement("b4")]}
     out = await handle.execute_update("submit_statements", loose, result_type=m.StatementsReceipt)
     assert [r.idempotency_key for r in out.receipts] == ["b4"]
     assert out.errors[0].idempotency_key == "b3"
-    assert "StatementInput: statement_type: Field required" in out.errors[0].message
-    await rejected(handle, "submit_statements", {"statement": []}, "non-empty list")
+    assert out.errors[0].message.startswith(
+        "INVALID_PAYLOAD: StatementInput: statement_type: Field required"
+    )
+    assert out.errors[0].code == Code.INVALID_PAYLOAD
+    await rejected(
+        handle, "submit_statements", {"statement": []}, Code.INVALID_PAYLOAD, "non-empty list"
+    )
 
     # updates of other phases, roles that may not do admin work
     reg = m.RegisterInput(idempotency_key="reg", role="public", name="Erika Mustermann")
-    await rejected(handle, ProcedureWorkflow.register, reg, "does not accept registrations")
+    await rejected(
+        handle,
+        ProcedureWorkflow.register,
+        reg,
+        Code.PHASE_DOES_NOT_ACCEPT,
+        "does not accept registrations",
+    )
     vote = m.CastVoteInput(
         idempotency_key="v", role="public", voter_ref="p", proposal_id="x", choice="yes"
     )
-    await rejected(handle, ProcedureWorkflow.cast_vote, vote, "does not accept votes")
+    await rejected(
+        handle,
+        ProcedureWorkflow.cast_vote,
+        vote,
+        Code.PHASE_DOES_NOT_ACCEPT,
+        "does not accept votes",
+    )
     commit = m.AddCommitmentInput(
         idempotency_key="c",
         role="council",
@@ -111,7 +167,13 @@ async def test_statement_validators(
         measurable_aim="a",
         due_date=date(2030, 1, 1),
     )
-    await rejected(handle, ProcedureWorkflow.add_commitment, commit, "does not accept commitm")
+    await rejected(
+        handle,
+        ProcedureWorkflow.add_commitment,
+        commit,
+        Code.PHASE_DOES_NOT_ACCEPT,
+        "does not accept commitm",
+    )
     progress = m.ReportProgressInput(
         idempotency_key="p",
         role="council",
@@ -119,11 +181,19 @@ async def test_statement_validators(
         status="done",
         progress_percent=100,
     )
-    await rejected(handle, ProcedureWorkflow.report_progress, progress, "progress reports")
+    await rejected(
+        handle,
+        ProcedureWorkflow.report_progress,
+        progress,
+        Code.PHASE_DOES_NOT_ACCEPT,
+        "progress reports",
+    )
     decision = m.RecordDecisionInput(
         idempotency_key="d", role="public", outcome="draft_changed", title="t"
     )
-    await rejected(handle, ProcedureWorkflow.record_decision, decision, "role 'public'")
+    await rejected(
+        handle, ProcedureWorkflow.record_decision, decision, Code.ROLE_NOT_ALLOWED, "role 'public'"
+    )
     ends = m.RecordDecisionInput(
         idempotency_key="d",
         role="administration",
@@ -131,7 +201,13 @@ async def test_statement_validators(
         title="t",
         ends_phase=True,
     )
-    await rejected(handle, ProcedureWorkflow.record_decision, ends, "does not end by a moder")
+    await rejected(
+        handle,
+        ProcedureWorkflow.record_decision,
+        ends,
+        Code.PHASE_NOT_ENDED_BY_DECISION,
+        "does not end by a moder",
+    )
 
     status = await handle.query(ProcedureWorkflow.status)
     assert status.phase_ends is not None
@@ -142,23 +218,37 @@ async def test_statement_validators(
         new_end=status.phase_ends + timedelta(days=7),
         reason="Auslegung verlängert",
     )
-    await rejected(handle, extend, not_admin, "role 'public'")
+    await rejected(handle, extend, not_admin, Code.ROLE_NOT_ALLOWED, "role 'public'")
     earlier = not_admin.model_copy(
         update={"role": "administration", "new_end": status.phase_ends - timedelta(days=1)}
     )
-    await rejected(handle, extend, earlier, "must be after")
+    await rejected(handle, extend, earlier, Code.DEADLINE_NOT_LATER, "must be after")
     resume = m.AdminResumeInput(idempotency_key="x1", role="administration")
-    await rejected(handle, ProcedureWorkflow.admin_resume, resume, "not paused")
+    await rejected(
+        handle, ProcedureWorkflow.admin_resume, resume, Code.PROCEDURE_NOT_PAUSED, "not paused"
+    )
     pause = m.AdminPauseInput(idempotency_key="x2", role="administration", reason="Störung")
     await handle.execute_update(ProcedureWorkflow.admin_pause, pause)
     again = pause.model_copy(update={"idempotency_key": "x3"})
-    await rejected(handle, ProcedureWorkflow.admin_pause, again, "already paused")
-    await rejected(handle, submit, statement("while-paused"), "paused")
-    await rejected(handle, ProcedureWorkflow.admin_pause, pause, "already paused")
+    await rejected(
+        handle, ProcedureWorkflow.admin_pause, again, Code.PROCEDURE_PAUSED, "already paused"
+    )
+    await rejected(handle, submit, statement("while-paused"), Code.PROCEDURE_PAUSED, "paused")
+    await rejected(
+        handle, ProcedureWorkflow.admin_pause, pause, Code.PROCEDURE_PAUSED, "already paused"
+    )
     await handle.execute_update(ProcedureWorkflow.admin_resume, resume)
-    await rejected(handle, ProcedureWorkflow.admin_resume, resume, "not paused")
+    await rejected(
+        handle, ProcedureWorkflow.admin_resume, resume, Code.PROCEDURE_NOT_PAUSED, "not paused"
+    )
     dup = m.AdminPauseInput(idempotency_key="x2", role="administration", reason="nochmal")
-    await rejected(handle, ProcedureWorkflow.admin_pause, dup, "idempotency_key 'x2'")
+    await rejected(
+        handle,
+        ProcedureWorkflow.admin_pause,
+        dup,
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        "idempotency_key 'x2'",
+    )
 
     after = await handle.execute_update(submit, statement("k2"))
     assert after.id != first.id
@@ -186,11 +276,19 @@ async def test_participation_validators(
         idempotency_key="r1", role="invited", name="Erika Mustermann", email="erika@example.org"
     )
     receipt = await handle.execute_update(ProcedureWorkflow.register, reg)
-    await rejected(handle, ProcedureWorkflow.register, reg, "idempotency_key 'r1'")
+    await rejected(
+        handle,
+        ProcedureWorkflow.register,
+        reg,
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        "idempotency_key 'r1'",
+    )
     bad_role = reg.model_copy(update={"idempotency_key": "r2", "role": "king"})
-    await rejected(handle, ProcedureWorkflow.register, bad_role, "role 'king': unknown")
+    await rejected(
+        handle, ProcedureWorkflow.register, bad_role, Code.UNKNOWN_ROLE, "role 'king': unknown"
+    )
     bad_mail = {"idempotency_key": "r3", "role": "invited", "email": "not-an-address"}
-    await rejected(handle, "register", bad_mail, "email")
+    await rejected(handle, "register", bad_mail, Code.INVALID_PAYLOAD, "email")
 
     await handle.execute_update(
         ProcedureWorkflow.admin_advance,
@@ -206,8 +304,20 @@ async def test_participation_validators(
     )
     await handle.execute_update(ProcedureWorkflow.cast_vote, vote)
     again = vote.model_copy(update={"idempotency_key": "v2"})
-    await rejected(handle, ProcedureWorkflow.cast_vote, again, "already voted on proposal 'e1'")
-    await rejected(handle, ProcedureWorkflow.cast_vote, vote, "idempotency_key 'v1'")
+    await rejected(
+        handle,
+        ProcedureWorkflow.cast_vote,
+        again,
+        Code.ALREADY_VOTED,
+        "already voted on proposal 'e1'",
+    )
+    await rejected(
+        handle,
+        ProcedureWorkflow.cast_vote,
+        vote,
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        "idempotency_key 'v1'",
+    )
     await handle.execute_update(
         ProcedureWorkflow.admin_advance,
         m.AdminAdvanceInput(idempotency_key="a2", role="moderator", reason="Empfehlungen"),
@@ -224,12 +334,30 @@ async def test_participation_validators(
         measurable_aim="20 Dächer",
         due_date=soon,
     )
-    await rejected(handle, ProcedureWorkflow.add_commitment, commit, "owner_role 'business'")
+    await rejected(
+        handle,
+        ProcedureWorkflow.add_commitment,
+        commit,
+        Code.ROLE_NOT_ALLOWED,
+        "owner_role 'business'",
+    )
     past = commit.model_copy(update={"owner_role": "council", "due_date": date(2001, 1, 1)})
-    await rejected(handle, ProcedureWorkflow.add_commitment, past, "must not lie in the past")
+    await rejected(
+        handle,
+        ProcedureWorkflow.add_commitment,
+        past,
+        Code.DATE_IN_PAST,
+        "must not lie in the past",
+    )
     ok = commit.model_copy(update={"owner_role": "council"})
     added = await handle.execute_update(ProcedureWorkflow.add_commitment, ok)
-    await rejected(handle, ProcedureWorkflow.add_commitment, ok, "idempotency_key 'c1'")
+    await rejected(
+        handle,
+        ProcedureWorkflow.add_commitment,
+        ok,
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+        "idempotency_key 'c1'",
+    )
     views = await handle.query(ProcedureWorkflow.commitments)
     assert [v.commitment_id for v in views] == [added.id]
     status = await handle.query(ProcedureWorkflow.status)
