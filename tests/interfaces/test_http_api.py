@@ -13,6 +13,7 @@ from tests.helpers import assert_eq_eventually
 from tests.interfaces import support
 from tests.interfaces.conftest import Stack
 from tests.interfaces.docs import http_request
+from workflows.errors import Code
 
 pytestmark = pytest.mark.integration
 
@@ -82,22 +83,27 @@ async def test_bad_input_is_refused_and_the_procedure_keeps_running(stack: Stack
         assert malformed.status_code == 400
         assert malformed.json()["code"] == 3  # INVALID_ARGUMENT
 
-        async def refused(payload: Any) -> str:
+        async def refused(payload: Any, code: Code) -> str:
             answer = await http.post(f"{base}/update/submit_statement", json=update_body(payload))
             assert answer.status_code == 200, answer.text
             failure = answer.json()["outcome"]["failure"]
-            assert failure["applicationFailureInfo"]["type"] == "Rejected"
+            info = failure["applicationFailureInfo"]
+            assert info["type"] == code, failure
+            assert info.get("nonRetryable") is True, failure
             message: str = failure["message"]
             return message
 
-        wrong_type = await refused({**STATEMENT, "text": 5})
-        assert wrong_type == "StatementInput: text: Input should be a valid string"
-        unknown = await refused({**STATEMENT, "colour": "red"})
-        assert unknown == "StatementInput: colour: Extra inputs are not permitted"
-        not_an_object = await refused("a statement")
-        assert not_an_object.startswith("StatementInput: input: Input should be")
-        phase = await refused(STATEMENT)
-        assert phase == "phase 'announcement' (invitation) does not accept statements yet"
+        wrong_type = await refused({**STATEMENT, "text": 5}, Code.INVALID_PAYLOAD)
+        assert wrong_type == "INVALID_PAYLOAD: StatementInput: text: Input should be a valid string"
+        unknown = await refused({**STATEMENT, "colour": "red"}, Code.UNKNOWN_FIELD)
+        assert unknown == "UNKNOWN_FIELD: StatementInput: colour: Extra inputs are not permitted"
+        not_an_object = await refused("a statement", Code.INVALID_PAYLOAD)
+        assert not_an_object.startswith("INVALID_PAYLOAD: StatementInput: input: Input should be")
+        phase = await refused(STATEMENT, Code.PHASE_DOES_NOT_ACCEPT)
+        assert phase == (
+            "PHASE_DOES_NOT_ACCEPT: "
+            "phase 'announcement' (invitation) does not accept statements yet"
+        )
 
         missing = await http.post(
             f"{stack.http}/api/v1/namespaces/default/workflows/procedure-00000000-none/update/x",
@@ -116,8 +122,11 @@ async def test_bad_input_is_refused_and_the_procedure_keeps_running(stack: Stack
         await support.advance(handle, "hearing")
         first = await http.post(f"{base}/update/submit_statement", json=update_body(STATEMENT))
         assert first.json()["outcome"]["success"][0]["phase_id"] == "hearing"
-        replay = await refused(STATEMENT)
-        assert replay == "idempotency_key 'k': a statement with this key was already received"
+        replay = await refused(STATEMENT, Code.DUPLICATE_IDEMPOTENCY_KEY)
+        assert replay == (
+            "DUPLICATE_IDEMPOTENCY_KEY: "
+            "idempotency_key 'k': a statement with this key was already received"
+        )
         # a retry with the same update id returns the first outcome, not a second statement
         other = {**STATEMENT, "idempotency_key": "k2"}
         body = update_body(other, "fixed-id")

@@ -72,7 +72,7 @@ async def test_start_steer_and_read(stack: Stack, tmp_path: Path) -> None:
     assert (receipt["phase_id"], receipt["late"]) == ("hearing", False)
     replay = await civicflow(stack, "procedure", "submit", wf_id, "--statement", str(statement))
     assert replay.exit_code == EXIT_REFUSED
-    assert "rejected: idempotency_key 'cli-1'" in replay.stderr
+    assert "rejected: DUPLICATE_IDEMPOTENCY_KEY: idempotency_key 'cli-1'" in replay.stderr
 
     ends = (await support.status(handle)).phase_ends
     assert ends is not None

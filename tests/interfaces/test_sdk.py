@@ -12,6 +12,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from tests.interfaces import support
 from tests.interfaces.conftest import Stack
 from workflows import messages as m
+from workflows.errors import Code
 
 pytestmark = pytest.mark.integration
 
@@ -22,25 +23,27 @@ async def test_bad_updates_are_refused_and_the_procedure_keeps_running(stack: St
     handle = await support.start(stack.client, stack.task_queue, support.fresh())
     await support.wait_phase(handle, "announcement")
 
-    async def refused(payload: Any) -> str:
+    async def refused(payload: Any, code: Code) -> str:
         with pytest.raises(WorkflowUpdateFailedError) as caught:
             await handle.execute_update("submit_statement", payload, result_type=m.Receipt)
         cause = caught.value.cause
         assert isinstance(cause, ApplicationError)
-        assert cause.type == "Rejected"
+        assert cause.type == code
+        assert cause.non_retryable
         return cause.message
 
-    assert await refused("{not json") == (
-        "StatementInput: input: Input should be a valid dictionary or instance of StatementInput"
+    assert await refused("{not json", Code.INVALID_PAYLOAD) == (
+        "INVALID_PAYLOAD: StatementInput: input: "
+        "Input should be a valid dictionary or instance of StatementInput"
     )
-    assert await refused({**STATEMENT, "text": 5}) == (
-        "StatementInput: text: Input should be a valid string"
+    assert await refused({**STATEMENT, "text": 5}, Code.INVALID_PAYLOAD) == (
+        "INVALID_PAYLOAD: StatementInput: text: Input should be a valid string"
     )
-    assert await refused({**STATEMENT, "colour": "red"}) == (
-        "StatementInput: colour: Extra inputs are not permitted"
+    assert await refused({**STATEMENT, "colour": "red"}, Code.UNKNOWN_FIELD) == (
+        "UNKNOWN_FIELD: StatementInput: colour: Extra inputs are not permitted"
     )
-    assert await refused(STATEMENT) == (
-        "phase 'announcement' (invitation) does not accept statements yet"
+    assert await refused(STATEMENT, Code.PHASE_DOES_NOT_ACCEPT) == (
+        "PHASE_DOES_NOT_ACCEPT: phase 'announcement' (invitation) does not accept statements yet"
     )
     with pytest.raises(RPCError) as missing:
         await stack.client.get_workflow_handle("procedure-00000000-none").execute_update(
@@ -57,7 +60,8 @@ async def test_bad_updates_are_refused_and_the_procedure_keeps_running(stack: St
         "submit_statement", STATEMENT, result_type=m.StatementReceipt
     )
     assert receipt.phase_id == "hearing"
-    assert await refused(STATEMENT) == (
+    assert await refused(STATEMENT, Code.DUPLICATE_IDEMPOTENCY_KEY) == (
+        "DUPLICATE_IDEMPOTENCY_KEY: "
         "idempotency_key 'k': a statement with this key was already received"
     )
     # a signal with a repeated key or a bad payload changes nothing and is not an error

@@ -67,7 +67,10 @@ async def test_readme_walkthrough(stack: Stack) -> None:
     # the same update again: refused by its idempotency key, nothing changes
     code, _, err = await run(temporal_argv("cli-update", stack))
     assert code == 1
-    assert "idempotency_key 'portal-4711': a statement with this key was already received" in err
+    assert (
+        "DUPLICATE_IDEMPOTENCY_KEY: idempotency_key 'portal-4711': "
+        "a statement with this key was already received"
+    ) in err
     assert await statements() == 2
     await support.cancel(handle)
 
@@ -103,14 +106,15 @@ async def test_bad_input_is_refused_and_the_procedure_keeps_running(
         (["--input", "{not json"], "is not valid JSON"),
         (
             ["--input", json.dumps({**STATEMENT, "text": 5})],
-            "StatementInput: text: Input should be a valid string",
+            "INVALID_PAYLOAD: StatementInput: text: Input should be a valid string",
         ),
         (
             ["--input", json.dumps({**STATEMENT, "colour": "red"})],
-            "StatementInput: colour: Extra inputs are not permitted",
+            "UNKNOWN_FIELD: StatementInput: colour: Extra inputs are not permitted",
         ),
         (
             ["--input", json.dumps(STATEMENT)],
+            "PHASE_DOES_NOT_ACCEPT: "
             "phase 'announcement' (invitation) does not accept statements yet",
         ),
     ]
@@ -118,6 +122,9 @@ async def test_bad_input_is_refused_and_the_procedure_keeps_running(
         code, _, err = await run(_update(stack, wf, "submit_statement", *payload))
         assert code == 1, (payload, err)
         assert message in err, (payload, err)
+        if ": " in message:  # refused by the validator: its code as the failure type
+            code_ = message.split(":", 1)[0]
+            assert f"type: {code_}, retryable: false" in err, (payload, err)
 
     code, _, err = await run(
         _update(
