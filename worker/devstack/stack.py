@@ -84,6 +84,11 @@ def banner(
         f"{cli} workflow start --address {address} --task-queue {task_queue} "
         f'--type Skeleton --workflow-id hello-1 --input \'{{"message": "hello"}}\''
     )
+    procedure = (
+        f"{cli} workflow start --address {address} --task-queue {task_queue} "
+        "--type Procedure --workflow-id procedure-08221000-b-plan-12-3 "
+        "--input-file definitions/examples/baugb-3-2.json"
+    )
     return "\n".join(
         [
             "",
@@ -99,6 +104,8 @@ def banner(
             "Then look at it:",
             f"  {cli} workflow list --address {address}",
             f"  {cli} workflow result --address {address} --workflow-id hello-1",
+            "Start a real procedure (BauGB §3(2) publication; README: For administrators):",
+            f"  {procedure}",
             "",
             "Ctrl-C stops everything.",
             "",
