@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import json
 import sys
 import time
 import uuid
@@ -28,6 +27,7 @@ from bench.env import (
     workflow_id,
 )
 from bench.scenarios import _bounded, phase_entered, start_procedure, statement
+from bench.storage_bench import comparison_rows
 from workflows.client import StatementSubmitter
 from workflows.procedure import ProcedureWorkflow
 
@@ -334,23 +334,7 @@ async def storage(bench: BenchEnv, rows: int, *, batch: int) -> dict[str, Any]:
     procedure_id = f"bench-s5-{tag}"
     statements = _statements(procedure_id, rows)
     batches = [statements[i : i + batch] for i in range(0, rows, batch)]
-    jsonb = [
-        [
-            (s.procedure_id, s.statement_id, json.dumps({"id": s.statement_id, "text": s.text}))
-            for s in b
-        ]
-        for b in batches
-    ]
-    plain = [
-        [
-            (
-                s.procedure_id, s.statement_id, s.sequence, s.round, s.phase_id, s.author_ref,
-                s.statement_type, s.text, s.attachments, s.received_at, s.late, s.receipt_digest,
-            )
-            for s in b
-        ]
-        for b in batches
-    ]  # fmt: skip
+    jsonb, plain = comparison_rows(batches)
     jsonb_table, keyed_table = f"bench_jsonb_{tag}", f"bench_keyed_{tag}"
     activities = StorageActivities(bench.pool)
     spent = {"raw_copy_jsonb": 0.0, "raw_copy_keyed": 0.0, "store_statements": 0.0}

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import asyncpg
 
@@ -83,9 +84,14 @@ async def drop(url: str, pool: asyncpg.Pool, schema: str) -> None:
         await conn.close()
 
 
-async def main(url: str, rows: int, batch: int, repeat: int) -> None:
-    statements = make_statements(rows)
-    batches = [statements[i : i + batch] for i in range(0, rows, batch)]
+def comparison_rows(
+    batches: list[list[StatementRecord]],
+) -> tuple[list[list[tuple[Any, ...]]], list[list[tuple[Any, ...]]]]:
+    """The same statements per batch as ~300-byte jsonb rows and as plain `statements` rows.
+
+    The jsonb rows are the reference COPY the issue measured; the plain rows match
+    `STATEMENT_COLUMNS` for a COPY into a table shaped like `statements`.
+    """
     jsonb_rows = [
         [
             (s.procedure_id, s.statement_id, json.dumps({"id": s.statement_id, "text": s.text}))
@@ -103,6 +109,13 @@ async def main(url: str, rows: int, batch: int, repeat: int) -> None:
         ]
         for b in batches
     ]  # fmt: skip
+    return jsonb_rows, plain_rows
+
+
+async def main(url: str, rows: int, batch: int, repeat: int) -> None:
+    statements = make_statements(rows)
+    batches = [statements[i : i + batch] for i in range(0, rows, batch)]
+    jsonb_rows, plain_rows = comparison_rows(batches)
     size = sum(len(r[2].encode()) for r in jsonb_rows[0]) / len(jsonb_rows[0])
     print(f"{rows} statements in batches of {batch}; jsonb document ~{size:.0f} bytes\n")
     rates: dict[str, list[float]] = {}
