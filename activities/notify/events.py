@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_TYPES",
     "EVENT_TYPE_PREFIX",
     "PHASE_CHANGED",
+    "PROCEDURE_CANCELLED",
     "PROCEDURE_COMPLETED",
     "PROCEDURE_STARTED",
     "STATEMENT_RECEIVED",
@@ -38,6 +39,7 @@ DECISION_RECORDED: Final = "de.civicflow.decision.recorded"
 COMMITMENT_DUE: Final = "de.civicflow.commitment.due"
 COMMITMENT_OVERDUE: Final = "de.civicflow.commitment.overdue"
 PROCEDURE_COMPLETED: Final = "de.civicflow.procedure.completed"
+PROCEDURE_CANCELLED: Final = "de.civicflow.procedure.cancelled"
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(
     {
@@ -49,6 +51,7 @@ EVENT_TYPES: Final[frozenset[str]] = frozenset(
         COMMITMENT_DUE,
         COMMITMENT_OVERDUE,
         PROCEDURE_COMPLETED,
+        PROCEDURE_CANCELLED,
     }
 )
 

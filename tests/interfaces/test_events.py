@@ -97,3 +97,29 @@ async def test_documented_data_fields_are_what_the_outbox_sends(stack: Stack) ->
     }
     for event_type, fields in sent.items():
         assert set(examples[event_type]["data"]) == fields, event_type
+
+
+@pytest.mark.integration
+async def test_a_cancelled_procedure_sends_procedure_cancelled_once(stack: Stack) -> None:
+    sub = Subscription("events-cancel", "https://x.example/end", "DOC", "baugb-3-1", "01001000")
+    await save_subscription(stack.pool, sub)
+    handle = await support.start(
+        stack.client,
+        stack.task_queue,
+        support.fresh("baugb-3-1", municipality="01001000", land="SH"),
+    )
+    await support.wait_phase(handle, "announcement")
+    await support.cancel(handle)
+    rows = await stack.pool.fetch(
+        "SELECT payload FROM outbox WHERE channel = 'webhook' AND recipient = $1 "
+        "AND procedure_id = $2",
+        "events-cancel",
+        handle.id,
+    )
+    payloads = [json.loads(row["payload"]) for row in rows]
+    ends = [p for p in payloads if p["type"].startswith("de.civicflow.procedure.c")]
+    assert [p["type"] for p in ends] == ["de.civicflow.procedure.cancelled"]
+    data = ends[0]["data"]
+    assert set(data) == set(documented()["de.civicflow.procedure.cancelled"]["data"])
+    assert data["reason"] == "test over"
+    assert data["phase_id"] == "announcement"
