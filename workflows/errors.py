@@ -2,9 +2,10 @@
 
 A refused update fails with a Temporal `ApplicationError` whose `type` is the code, whose
 message starts with `CODE: ` and then names the field and what was expected, and which is
-non-retryable (the same request will be refused again). The code is the same through every
-path (SDK, `temporal` CLI, HTTP API); integrators branch on it, never on the text. The
-catalogue with what to do about each code is in docs/errors.md.
+non-retryable (the same request will be refused again), except the codes in
+`RETRYABLE_CODES`: a passing state of the procedure, after which the same request succeeds.
+The code is the same through every path (SDK, `temporal` CLI, HTTP API); integrators branch
+on it, never on the text. The catalogue with what to do about each code is in docs/errors.md.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from enum import StrEnum
 
 from temporalio.exceptions import ApplicationError
 
-__all__ = ["Code", "Rejected", "rejection"]
+__all__ = ["RETRYABLE_CODES", "Code", "Rejected", "rejection"]
 
 
 class Code(StrEnum):
@@ -41,6 +42,12 @@ class Code(StrEnum):
     UNKNOWN_COMMITMENT = "UNKNOWN_COMMITMENT"
     DEADLINE_NOT_EXTENDABLE = "DEADLINE_NOT_EXTENDABLE"
     DEADLINE_NOT_LATER = "DEADLINE_NOT_LATER"
+    PROCEDURE_CONTINUING = "PROCEDURE_CONTINUING"
+
+
+RETRYABLE_CODES = frozenset({Code.PROCEDURE_CONTINUING})
+"""Codes of a refusal that passes by itself: send the same request again after a short wait
+(`workflows.client.StatementSubmitter` does). Their `ApplicationError` is retryable."""
 
 
 class Rejected(ApplicationError):
@@ -51,12 +58,14 @@ class Rejected(ApplicationError):
     """
 
     def __init__(self, code: Code, message: str) -> None:
-        super().__init__(f"{code}: {message}", type=str(code), non_retryable=True)
+        retryable = code in RETRYABLE_CODES
+        super().__init__(f"{code}: {message}", type=str(code), non_retryable=not retryable)
         self.code = code
         self.detail = message
 
 
 def rejection(code: Code, message: str) -> Rejected:
     """The rejection for `code`: `ApplicationError(f"{code}: {message}", type=code,
-    non_retryable=True)`; `message` names the field and what was expected."""
+    non_retryable=code not in RETRYABLE_CODES)`; `message` names the field and what was
+    expected."""
     return Rejected(code, message)
