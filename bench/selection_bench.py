@@ -30,7 +30,7 @@ from activities.selection.feasibility import require_feasible
 from activities.selection.instance import build_instance
 from activities.selection.legacy import estimate_probabilities
 from activities.selection.model import CategoryQuota, Person, Quotas
-from activities.selection.report import gini
+from activities.selection.stats import gini
 
 # feature -> category -> (population share, relative propensity to register)
 FEATURES: dict[str, dict[str, tuple[float, float]]] = {

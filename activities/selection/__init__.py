@@ -4,24 +4,33 @@ Modules: `model` (people, quotas), `parse` (CSV/YAML text with row-precise error
 `instance` (arrays), `feasibility` (which quotas conflict), `panels` (pricing MILP),
 `fair` (MAXIMIN/LEXIMIN by column generation), `legacy` (greedy baseline), `draw`
 (verifiable lottery), `report` and `plots`, `outreach`, `select` (all of it in one call),
+`documents` (where a selection's report files go), `addresses` (the second outreach wave),
 `activity` (the Temporal activities).
+
+The names below load on first use (PEP 562): numpy, SciPy and matplotlib take about half a
+second to import, and every `civicflow` command and the worker import this package, while
+only a selection needs the solver.
 """
 
 from __future__ import annotations
 
-from activities.selection.draw import VerifiableRng, distribution_hash, seed_digest
-from activities.selection.fair import Distribution, leximin, maximin
-from activities.selection.feasibility import (
-    FeasibilityReport,
-    InfeasibleQuotasError,
-    check_feasibility,
-)
-from activities.selection.instance import Instance, build_instance
-from activities.selection.model import CategoryQuota, Method, Person, Quotas
-from activities.selection.outreach import GroupGap, under_represented
-from activities.selection.parse import PoolError, QuotaError, parse_pool_csv, parse_quotas_yaml
-from activities.selection.report import SelectionAudit, SelectionReport
-from activities.selection.select import SelectionOutcome, select_panel
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from activities.selection.draw import VerifiableRng, distribution_hash, seed_digest
+    from activities.selection.fair import Distribution, leximin, maximin
+    from activities.selection.feasibility import (
+        FeasibilityReport,
+        InfeasibleQuotasError,
+        check_feasibility,
+    )
+    from activities.selection.instance import Instance, build_instance
+    from activities.selection.model import CategoryQuota, Method, Person, Quotas
+    from activities.selection.outreach import GroupGap, under_represented
+    from activities.selection.parse import PoolError, QuotaError, parse_pool_csv, parse_quotas_yaml
+    from activities.selection.report import SelectionAudit, SelectionOutcome, SelectionReport
+    from activities.selection.select import select_panel
 
 __all__ = [
     "CategoryQuota",
@@ -50,3 +59,45 @@ __all__ = [
     "select_panel",
     "under_represented",
 ]
+
+_HOME = {
+    "VerifiableRng": "draw",
+    "distribution_hash": "draw",
+    "seed_digest": "draw",
+    "Distribution": "fair",
+    "leximin": "fair",
+    "maximin": "fair",
+    "FeasibilityReport": "feasibility",
+    "InfeasibleQuotasError": "feasibility",
+    "check_feasibility": "feasibility",
+    "Instance": "instance",
+    "build_instance": "instance",
+    "CategoryQuota": "model",
+    "Method": "model",
+    "Person": "model",
+    "Quotas": "model",
+    "GroupGap": "outreach",
+    "under_represented": "outreach",
+    "PoolError": "parse",
+    "QuotaError": "parse",
+    "parse_pool_csv": "parse",
+    "parse_quotas_yaml": "parse",
+    "SelectionAudit": "report",
+    "SelectionOutcome": "report",
+    "SelectionReport": "report",
+    "select_panel": "select",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _HOME.get(name)
+    if module is None:
+        msg = f"module {__name__!r} has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

@@ -19,7 +19,7 @@ from temporalio.exceptions import ApplicationError
 
 from activities.selection.model import Method, Person, Quotas
 from activities.selection.outreach import GroupGap, under_represented
-from activities.selection.select import SelectionOutcome, select_panel
+from activities.selection.report import SelectionOutcome
 
 __all__ = [
     "COMPARE_REGISTRATIONS",
@@ -67,6 +67,8 @@ class SelectionActivities:
     @activity.defn(name=SELECT_PANEL)
     async def select_panel(self, data: SelectPanelInput) -> SelectionOutcome:
         """Draw a panel; conflicting quotas fail at once (a retry cannot fix them)."""
+        from activities.selection.select import select_panel  # SciPy: only when selecting
+
         try:
             return await asyncio.to_thread(
                 select_panel,

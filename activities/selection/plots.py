@@ -17,7 +17,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from activities.selection.select import SelectionOutcome
+from activities.selection.report import SelectionOutcome
 
 __all__ = ["render_plots"]
 

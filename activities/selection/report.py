@@ -1,31 +1,32 @@
 """What a selection report says: probabilities, quota fulfilment, panel vs pool vs targets.
 
-Models only and the arithmetic behind them; rendering (tables, plots) is elsewhere. The
-`SelectionAudit` part holds no personal data and is what the audit trail stores.
+Models only (pydantic, no numpy: the worker imports them at start-up), and the hashes
+that identify pool, quotas and panel; the arithmetic is in `stats`, rendering (tables,
+plots) elsewhere. The `SelectionAudit` part holds no personal data and is what the audit
+trail stores.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from activities.selection.instance import FloatArray, Instance
 from activities.selection.model import Method
+
+if TYPE_CHECKING:
+    from activities.selection.instance import Instance
 
 __all__ = [
     "ProbabilityStats",
     "QuotaRow",
     "SelectionAudit",
+    "SelectionOutcome",
     "SelectionReport",
-    "gini",
     "panel_hash",
     "pool_hash",
-    "probability_stats",
-    "quota_rows",
     "quotas_hash",
 ]
 
@@ -34,33 +35,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def gini(values: FloatArray) -> float:
-    """Gini coefficient: 0 when everybody has the same chance, towards 1 when few have all."""
-    x = np.sort(np.asarray(values, dtype=np.float64))
-    total = float(x.sum())
-    if x.size == 0 or total <= 0:
-        return 0.0
-    ranks = np.arange(1, x.size + 1)
-    return float(2.0 * np.sum(ranks * x) / (x.size * total) - (x.size + 1) / x.size)
-
-
 class ProbabilityStats(_Model):
     minimum: float
     maximum: float
     mean: float
     gini: float
     never_selectable: int  # people whom no panel that meets the quotas can contain
-
-
-def probability_stats(probs: FloatArray) -> ProbabilityStats:
-    """Summary of per-person selection probabilities."""
-    return ProbabilityStats(
-        minimum=float(probs.min()),
-        maximum=float(probs.max()),
-        mean=float(probs.mean()),
-        gini=gini(probs),
-        never_selectable=int(np.sum(probs <= 1e-9)),
-    )
 
 
 class QuotaRow(_Model):
@@ -77,38 +57,6 @@ class QuotaRow(_Model):
     expected: float  # expected panel members under the distribution
     target: float | None  # population share from the quota file, if given
     fulfilled: bool
-
-
-def quota_rows(inst: Instance, panel: list[int], probs: FloatArray) -> list[QuotaRow]:
-    """Quota fulfilment of `panel` (person indices) and the comparison with pool and targets."""
-    in_panel = np.zeros(inst.n)
-    in_panel[panel] = 1.0
-    person_cats = inst.cat_matrix[:, inst.type_of]  # (C, n)
-    pool_counts = person_cats.sum(axis=1)
-    panel_counts = person_cats @ in_panel
-    expected = person_cats @ probs
-    rows: list[QuotaRow] = []
-    c = 0
-    for feature, categories in inst.quotas.features.items():
-        for category, quota in categories.items():
-            have = int(np.rint(panel_counts[c]))
-            rows.append(
-                QuotaRow(
-                    feature=feature,
-                    category=category,
-                    min=quota.min,
-                    max=quota.max,
-                    pool=int(pool_counts[c]),
-                    pool_share=float(pool_counts[c] / inst.n),
-                    panel=have,
-                    panel_share=have / max(len(panel), 1),
-                    expected=float(expected[c]),
-                    target=quota.target,
-                    fulfilled=quota.min <= have <= quota.max,
-                )
-            )
-            c += 1
-    return rows
 
 
 class SelectionReport(_Model):
@@ -171,3 +119,16 @@ def quotas_hash(inst: Instance) -> str:
 def panel_hash(ids: list[str]) -> str:
     """SHA-256 of the sorted panel ids: lets a published panel be checked against the log."""
     return _sha256_json(sorted(ids))
+
+
+class SelectionOutcome(BaseModel):
+    """Everything one selection produced: what the CLI prints and the activity returns."""
+
+    model_config = ConfigDict(frozen=True)
+
+    panel: list[str]  # person ids, sorted
+    probabilities: dict[str, float]  # person id -> selection probability
+    legacy_probabilities: dict[str, float] | None
+    distribution: dict[str, Any] | None  # published form, see `draw`
+    report: SelectionReport
+    audit: SelectionAudit

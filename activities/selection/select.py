@@ -11,7 +11,6 @@ import time
 from typing import Any
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict
 
 from activities.selection import draw, legacy
 from activities.selection.fair import DEFAULT_TOLERANCE, Distribution, leximin, maximin
@@ -20,28 +19,17 @@ from activities.selection.instance import FloatArray, Instance, build_instance
 from activities.selection.model import Method, Person, Quotas
 from activities.selection.report import (
     SelectionAudit,
+    SelectionOutcome,
     SelectionReport,
     panel_hash,
     pool_hash,
-    probability_stats,
-    quota_rows,
     quotas_hash,
 )
+from activities.selection.stats import probability_stats, quota_rows
 
 __all__ = ["DEFAULT_LEGACY_RUNS", "SelectionOutcome", "select_panel"]
 
 DEFAULT_LEGACY_RUNS = 300  # estimates for the legacy method itself; a few seconds for 2,000
-
-
-class SelectionOutcome(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
-    panel: list[str]  # person ids, sorted
-    probabilities: dict[str, float]  # person id -> selection probability
-    legacy_probabilities: dict[str, float] | None
-    distribution: dict[str, Any] | None  # published form, see `draw`
-    report: SelectionReport
-    audit: SelectionAudit
 
 
 def _legacy_seed(seed: str) -> int:

@@ -20,7 +20,7 @@ from rich.table import Table
 from activities.selection.model import Method, Person
 
 if TYPE_CHECKING:
-    from activities.selection.select import SelectionOutcome
+    from activities.selection.report import SelectionOutcome
 
 __all__ = ["app", "run"]
 
