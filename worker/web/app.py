@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
 
 import asyncpg
 import structlog
@@ -70,6 +71,31 @@ class _SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+class _PublicBaseUrl:
+    """Make `request.base_url`/`url_for` use the configured public URL (behind a proxy)."""
+
+    def __init__(self, app: ASGIApp, base_url: str) -> None:
+        self.app = app
+        parts = urlsplit(base_url)
+        self.scheme = parts.scheme
+        self.host = parts.netloc
+        default = 443 if parts.scheme == "https" else 80
+        self.server = (parts.hostname or "", parts.port or default)
+        self.root_path = parts.path.rstrip("/")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            headers = [(k, v) for k, v in scope["headers"] if k != b"host"]
+            scope = {
+                **scope,
+                "scheme": self.scheme,
+                "server": self.server,
+                "headers": [(b"host", self.host.encode()), *headers],
+                "root_path": self.root_path,
+            }
+        await self.app(scope, receive, send)
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     if exc.status_code in (400, 404):
@@ -117,6 +143,8 @@ def create_app(
         exception_handlers={HTTPException: _http_error, Exception: _server_error},
     )
     app.add_middleware(_SecurityHeaders)
+    if settings.base_url is not None:
+        app.add_middleware(_PublicBaseUrl, base_url=settings.base_url)
     templates = environment()
     app.state.settings = settings
     app.state.open_data = open_data or exports.OpenDataSettings()
