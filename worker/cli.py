@@ -18,6 +18,7 @@ from worker.commands.participants import participants_app
 from worker.commands.procedure import procedure_app
 from worker.commands.schema import schema_app
 from worker.commands.selection import app as selection_app
+from worker.commands.web import web
 from worker.commands.webhooks import webhooks_app
 from worker.commands.worker import worker
 
@@ -48,6 +49,7 @@ app.add_typer(webhooks_app, name="webhooks")
 app.command("bench")(bench)
 app.command("dev")(dev)
 app.command("migrate")(migrate)
+app.command("web")(web)
 app.command("worker")(worker)
 
 
