@@ -15,13 +15,20 @@ with its deadline ahead, one extended deadline and one overdue commitment.
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
 import asyncpg
+import httpx
 
 from definitions.calendar import deadline_instant
 from tests.web.seed import Seeder
+from worker.web.app import create_app
+from worker.web.exports import OpenDataSettings
+from worker.web.settings import WebSettings
 
 __all__ = [
     "HEIDELBERG",
@@ -30,6 +37,7 @@ __all__ = [
     "SeededProcedure",
     "SeededSite",
     "seed_site",
+    "site_client",
 ]
 
 HEIDELBERG = "08221000"
@@ -59,6 +67,7 @@ class SeededProcedure:
 
 @dataclass
 class SeededSite:
+    seeder: Seeder  # continues the procedures' event numbering (e.g. a later extension)
     today: date
     weststadt: SeededProcedure
     bahnstadt: SeededProcedure
@@ -261,8 +270,23 @@ async def seed_site(pool: asyncpg.Pool, today: date) -> SeededSite:
     """Write the three procedures; `today` is the Berlin date the pages will be read on."""
     seeder = Seeder(pool)
     return SeededSite(
+        seeder=seeder,
         today=today,
         weststadt=await _weststadt(seeder, today),
         bahnstadt=await _bahnstadt(seeder, today),
         neckarstadt=await _neckarstadt(seeder, today),
     )
+
+
+@contextlib.asynccontextmanager
+async def site_client(
+    pool: asyncpg.Pool, *, open_data: OpenDataSettings | None = None, **settings: Any
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the real app over `pool` (its lifespan runs, as under uvicorn)."""
+    app = create_app(WebSettings(**settings), pool=pool, open_data=open_data)
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://site.test") as client,
+    ):
+        yield client

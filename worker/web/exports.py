@@ -27,7 +27,6 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Literal
-from urllib.parse import quote
 
 import asyncpg
 from pydantic import Field
@@ -36,15 +35,15 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import BaseRoute, Route
 
-from worker.web import readmodel, readmodel_feeds
-from worker.web.models import (
-    CommitmentFilters,
-    Localized,
-    ProcedureFilters,
-    ProcedureSummary,
-    PublicCommitment,
+from worker.web import readmodel
+from worker.web.models import PHASE_TYPES, PROCEDURE_STATES, PUBLIC_COMMITMENT_STATUSES
+from worker.web.readmodel import Db
+from worker.web.readmodel_feeds import (
+    ExportQuery,
+    commitment_records,
+    decision_records,
+    procedure_records,
 )
-from worker.web.readmodel_feeds import PublicDecision
 
 __all__ = [
     "DATASETS",
@@ -55,12 +54,17 @@ __all__ = [
     "csv_chunks",
     "json_chunks",
     "licence_of",
+    "open_data_schemas",
     "routes",
 ]
 
 AGS = re.compile(r"^\d{8}$")
 SCHEMA_BASE = "urn:civicflow:schema:v1:open-data-"
 _CHUNK_ROWS = 200
+CSV_LICENCE_COLUMNS = ("licence_id", "licence_url")
+COMMITMENT_STATUSES = ("open", "in_progress", "done", "overdue", "dropped")
+SCHEMA_DIR = "schemas/open-data"
+"""Where the JSON Schemas of the JSON exports are committed (see `open_data_schemas`)."""
 
 
 # ----------------------------------------------------------------------------- licence
@@ -136,6 +140,12 @@ def check_known(request: Request, allowed: Iterable[str]) -> None:
             raise BadParameterError(name, f"unknown query parameter; expected one of: {expected}")
 
 
+def query_value(request: Request, name: str) -> str | None:
+    """A query parameter, stripped; empty counts as absent (a GET form sends empty fields)."""
+    value = request.query_params.get(name, "").strip()
+    return value or None
+
+
 def municipality_param(raw: str | None, name: str) -> str:
     if raw is None or not AGS.match(raw):
         raise BadParameterError(name, f"expected an AGS key of 8 digits, got {raw!r}")
@@ -148,6 +158,12 @@ def bad_request(request: Request, err: BadParameterError) -> Response:
 
 def not_found(request: Request, message: str) -> Response:
     return PlainTextResponse(f"404 Not Found: {message}\n", status_code=404)
+
+
+def site_url(request: Request) -> str:
+    """Absolute base URL for links, ending with "/" (the app rewrites it to
+    `WebSettings.base_url` when one is configured, e.g. behind a proxy)."""
+    return str(request.base_url)
 
 
 def pool_of(request: Request) -> asyncpg.Pool:
@@ -167,6 +183,25 @@ class Column:
     type: JsonType
     nullable: bool
     description: str
+    enum: tuple[str, ...] = ()
+    pattern: str | None = None
+
+    def json_schema(self) -> dict[str, Any]:
+        """This column's JSON Schema (the JSON export's value; CSV holds its text)."""
+        body: dict[str, Any] = {"type": "integer" if self.type == "integer" else "string"}
+        if self.type in ("date", "date-time"):
+            body["format"] = self.type
+        elif self.type == "url":
+            body["format"] = "uri"
+        if self.enum:
+            body["enum"] = list(self.enum)
+        if self.pattern:
+            body["pattern"] = self.pattern
+        if self.type == "integer":
+            body["minimum"] = 0
+        if self.nullable:
+            body = {"anyOf": [body, {"type": "null"}]}
+        return {"description": self.description, **body}
 
 
 @dataclass(frozen=True)
@@ -174,7 +209,7 @@ class Dataset:
     name: str
     description: str
     columns: tuple[Column, ...]
-    rows: Callable[[Request, str], AsyncIterator[dict[str, Any]]]  # (request, lang) -> records
+    rows: Callable[[Db, ExportQuery], AsyncIterator[dict[str, Any]]]
     params: frozenset[str]
 
     @property
@@ -182,114 +217,33 @@ class Dataset:
         return f"{SCHEMA_BASE}{self.name}"
 
 
-def _c(name: str, type_: JsonType, description: str, *, nullable: bool = False) -> Column:
-    return Column(name, type_, nullable, description)
+def _c(
+    name: str,
+    type_: JsonType,
+    description: str,
+    *,
+    nullable: bool = False,
+    enum: tuple[str, ...] = (),
+    pattern: str | None = None,
+) -> Column:
+    return Column(name, type_, nullable, description, enum, pattern)
 
 
-def _text(value: Localized | None, lang: str) -> str | None:
-    return value.get(lang) if value is not None else None
-
-
-def _site(request: Request) -> str:
-    return str(request.base_url)
-
-
-def _procedure_url(site: str, procedure_id: str) -> str:
-    return f"{site}procedures/{quote(procedure_id, safe='')}"
-
-
-def _optional_ags(request: Request) -> str | None:
-    raw = request.query_params.get("municipality")
-    return municipality_param(raw, "municipality") if raw is not None else None
-
-
-def _procedure_filters(request: Request) -> ProcedureFilters:
-    return ProcedureFilters(municipality=_optional_ags(request))
-
-
-async def _procedure_rows(request: Request, lang: str) -> AsyncIterator[dict[str, Any]]:
-    site = _site(request)
-    s: ProcedureSummary
-    async for s in readmodel.iter_procedures(pool_of(request), _procedure_filters(request)):
-        yield {
-            "procedure_id": s.procedure_id,
-            "title": s.title,
-            "municipality": s.municipality,
-            "land": s.land,
-            "kind": s.kind,
-            "definition_id": s.definition_id,
-            "definition_version": s.definition_version,
-            "definition_title": _text(s.definition_title, lang),
-            "started_at": s.started_at,
-            "state": s.state,
-            "phase_id": s.phase_id,
-            "phase_type": s.phase_type,
-            "phase_title": _text(s.phase_title, lang),
-            "round": s.round,
-            "period_start": s.period_start,
-            "period_end": s.period_end,
-            "url": _procedure_url(site, s.procedure_id),
-        }
-
-
-async def _decision_rows(request: Request, lang: str) -> AsyncIterator[dict[str, Any]]:
-    site = _site(request)
-    d: PublicDecision
-    async for d in readmodel_feeds.iter_decisions(
-        pool_of(request),
-        municipality=_optional_ags(request),
-        procedure_id=request.query_params.get("procedure_id"),
-    ):
-        yield {
-            "procedure_id": d.procedure_id,
-            "procedure_title": d.procedure_title,
-            "municipality": d.municipality,
-            "decision_id": d.decision_id,
-            "round": d.round,
-            "phase_id": d.phase_id,
-            "body": d.body,
-            "body_title": _text(d.body_title, lang),
-            "outcome": d.outcome,
-            "title": d.title,
-            "text": d.text,
-            "decided_at": d.decided_at,
-            "url": f"{_procedure_url(site, d.procedure_id)}#decision-{d.decision_id}",
-        }
-
-
-async def _commitment_rows(request: Request, lang: str) -> AsyncIterator[dict[str, Any]]:
-    site = _site(request)
-    filters = CommitmentFilters(
-        municipality=_optional_ags(request), procedure_id=request.query_params.get("procedure_id")
+def _query(request: Request, lang: str) -> ExportQuery:
+    raw = query_value(request, "municipality")
+    return ExportQuery(
+        site_url=site_url(request),
+        lang=lang,
+        municipality=municipality_param(raw, "municipality") if raw is not None else None,
+        procedure_id=query_value(request, "procedure_id"),
+        today=readmodel.today_in_berlin(),
     )
-    c: PublicCommitment
-    async for c in readmodel.iter_commitments(
-        pool_of(request), filters, today=readmodel.today_in_berlin()
-    ):
-        yield {
-            "procedure_id": c.procedure_id,
-            "procedure_title": c.procedure_title,
-            "municipality": c.municipality,
-            "commitment_id": c.commitment_id,
-            "phase_id": c.phase_id,
-            "owner_role": c.owner_role,
-            "owner_role_title": _text(c.owner_role_title, lang),
-            "owner_organisation": c.owner_organisation,
-            "title": c.title,
-            "measurable_aim": c.measurable_aim,
-            "due_date": c.due_date,
-            "status": c.status,
-            "public_status": c.public_status,
-            "progress_percent": c.progress_percent,
-            "last_report_at": c.reports[-1].reported_at if c.reports else None,
-            "status_changed_at": c.status_changed_at,
-            "created_at": c.created_at,
-            "url": f"{_procedure_url(site, c.procedure_id)}#commitment-{c.commitment_id}",
-        }
 
 
 _PROCEDURE_ID = _c("procedure_id", "string", "Stable id of the procedure (its workflow id).")
-_MUNICIPALITY = _c("municipality", "string", "Amtlicher Gemeindeschlüssel (AGS), 8 digits.")
+_MUNICIPALITY = _c(
+    "municipality", "string", "Amtlicher Gemeindeschlüssel (AGS), 8 digits.", pattern=AGS.pattern
+)
 _PROCEDURE_TITLE = _c("procedure_title", "string", "Title of the procedure.")
 
 DATASETS: dict[str, Dataset] = {
@@ -308,14 +262,9 @@ DATASETS: dict[str, Dataset] = {
                 _c("definition_version", "string", "Version of the definition it runs on."),
                 _c("definition_title", "string", "Title of the variant.", nullable=True),
                 _c("started_at", "date-time", "When the procedure started (UTC)."),
-                _c("state", "string", "running, paused, completed or cancelled."),
+                _c("state", "string", "State of the procedure.", enum=PROCEDURE_STATES),
                 _c("phase_id", "string", "Current (or last) phase id.", nullable=True),
-                _c(
-                    "phase_type",
-                    "string",
-                    "invitation, hearing, deliberation, commitment or review.",
-                    nullable=True,
-                ),
+                _c("phase_type", "string", "Type of that phase.", nullable=True, enum=PHASE_TYPES),
                 _c("phase_title", "string", "Title of that phase.", nullable=True),
                 _c("round", "integer", "Round (Durchgang) of that phase, from 1.", nullable=True),
                 _c("period_start", "date", "First day of the phase period.", nullable=True),
@@ -327,7 +276,7 @@ DATASETS: dict[str, Dataset] = {
                 ),
                 _c("url", "url", "Page of the procedure on this site."),
             ),
-            rows=_procedure_rows,
+            rows=procedure_records,
             params=frozenset({"lang", "municipality"}),
         ),
         Dataset(
@@ -348,7 +297,7 @@ DATASETS: dict[str, Dataset] = {
                 _c("decided_at", "date-time", "When it was decided (UTC)."),
                 _c("url", "url", "Where it is shown on this site."),
             ),
-            rows=_decision_rows,
+            rows=decision_records,
             params=frozenset({"lang", "municipality", "procedure_id"}),
         ),
         Dataset(
@@ -366,30 +315,73 @@ DATASETS: dict[str, Dataset] = {
                 _c("title", "string", "What was committed."),
                 _c("measurable_aim", "string", "How fulfilment is measured."),
                 _c("due_date", "date", "Due date (a calendar date in Europe/Berlin)."),
-                _c(
-                    "status",
-                    "string",
-                    "As last reported: open, in_progress, done, overdue, dropped.",
-                ),
+                _c("status", "string", "Status as last reported.", enum=COMMITMENT_STATUSES),
                 _c(
                     "public_status",
                     "string",
-                    "on_track, overdue (reported so, or past due and open), done, dropped.",
+                    "overdue: reported so, or past its due date and not done.",
+                    enum=PUBLIC_COMMITMENT_STATUSES,
                 ),
-                _c(
-                    "progress_percent", "integer", "Newest reported progress, 0-100.", nullable=True
-                ),
+                _c("progress_percent", "integer", "Newest reported progress in %.", nullable=True),
                 _c("last_report_at", "date-time", "Time of the newest report.", nullable=True),
                 _c("status_changed_at", "date-time", "When `status` last changed (UTC)."),
                 _c("created_at", "date-time", "When the commitment was made (UTC)."),
                 _c("url", "url", "Where it is shown on this site."),
             ),
-            rows=_commitment_rows,
+            rows=commitment_records,
             params=frozenset({"lang", "municipality", "procedure_id"}),
         ),
     )
 }
 """The datasets, each with its columns in the order both formats use."""
+
+
+def open_data_schema(dataset: Dataset) -> dict[str, Any]:
+    """JSON Schema (draft 2020-12) of the JSON export of `dataset`; its `x-csv-columns` is the
+    CSV header. Generated from `DATASETS`, committed under `SCHEMA_DIR`; a test keeps both equal."""
+    record = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": [c.name for c in dataset.columns],
+        "properties": {c.name: c.json_schema() for c in dataset.columns},
+    }
+    licence = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["id", "name", "url", "attribution"],
+        "properties": {
+            "id": {"type": "string", "description": "Licence id, e.g. dl-de/by-2-0."},
+            "name": {"type": "string"},
+            "url": {"type": "string", "format": "uri"},
+            "attribution": {"type": "string", "description": "Name to credit (publisher)."},
+        },
+    }
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": dataset.schema_id,
+        "x-civicflow-version": "1.0.0",
+        "title": f"civicflow open data: {dataset.name}",
+        "description": dataset.description,
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["dataset", "schema", "licence", "source", "generated_at", "items", "count"],
+        "properties": {
+            "dataset": {"const": dataset.name},
+            "schema": {"const": dataset.schema_id},
+            "licence": {"$ref": "#/$defs/Licence"},
+            "source": {"type": "string", "format": "uri"},
+            "generated_at": {"type": "string", "format": "date-time"},
+            "items": {"type": "array", "items": {"$ref": "#/$defs/Record"}},
+            "count": {"type": "integer", "minimum": 0},
+        },
+        "$defs": {"Licence": licence, "Record": record},
+        "x-csv-columns": [c.name for c in dataset.columns] + list(CSV_LICENCE_COLUMNS),
+    }
+
+
+def open_data_schemas() -> dict[str, dict[str, Any]]:
+    """File name -> schema, for every dataset."""
+    return {f"open-data-{name}.schema.json": open_data_schema(d) for name, d in DATASETS.items()}
 
 
 # ----------------------------------------------------------------------------- encoders
@@ -445,7 +437,7 @@ async def csv_chunks(
     """CSV (RFC 4180, comma, UTF-8, header row); `licence_id`, `licence_url` end each row."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.name for c in dataset.columns] + ["licence_id", "licence_url"])
+    writer.writerow([c.name for c in dataset.columns] + list(CSV_LICENCE_COLUMNS))
     rows = 0
     async for record in records:
         writer.writerow(
@@ -466,14 +458,14 @@ def _export(dataset: Dataset, fmt: Literal["json", "csv"]) -> Callable[[Request]
     async def endpoint(request: Request) -> Response:
         try:
             check_known(request, dataset.params)
-            lang = request.query_params.get("lang", "de")
+            lang = query_value(request, "lang") or "de"
             if lang not in ("de", "en"):
                 raise BadParameterError("lang", f"expected de or en, got {lang!r}")
-            _optional_ags(request)  # checked before the first byte is sent
+            query = _query(request, lang)  # checked before the first byte is sent
         except BadParameterError as err:
             return bad_request(request, err)
         licence = licence_of(request)
-        records = dataset.rows(request, lang)
+        records = dataset.rows(pool_of(request), query)
         headers = {
             "Link": f'<{licence.url}>; rel="license"',
             "Content-Disposition": f'inline; filename="{dataset.name}.{fmt}"',

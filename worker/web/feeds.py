@@ -19,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from urllib.parse import quote
 
 import icalendar
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
@@ -38,8 +37,11 @@ from worker.web.exports import (
     municipality_param,
     not_found,
     pool_of,
+    query_value,
+    site_url,
 )
 from worker.web.models import Deadline, RecentItem
+from worker.web.readmodel_feeds import procedure_url
 
 __all__ = [
     "ATOM_LIMIT",
@@ -103,10 +105,6 @@ class CalendarOptions:
     lang: str = "de"
     alarm_days: int | None = None  # VALARM this many days before the last day
     site_url: str = "/"  # absolute base URL of the site, ends with "/"
-
-
-def procedure_url(site_url: str, procedure_id: str) -> str:
-    return f"{site_url}procedures/{quote(procedure_id, safe='')}"
 
 
 def deadline_uid(deadline: Deadline) -> str:
@@ -231,14 +229,14 @@ def atom_feed(items: Sequence[RecentItem], options: AtomOptions, licence: Licenc
 
 
 def _lang(request: Request) -> str:
-    lang = request.query_params.get("lang", "de")
+    lang = query_value(request, "lang") or "de"
     if lang not in LANGS:
         raise BadParameterError("lang", f"expected one of {', '.join(LANGS)}, got {lang!r}")
     return lang
 
 
 def _alarm_days(request: Request) -> int | None:
-    raw = request.query_params.get("alarm_days")
+    raw = query_value(request, "alarm_days")
     if raw is None:
         return None
     if not raw.isdigit() or int(raw) > MAX_ALARM_DAYS:
@@ -249,17 +247,13 @@ def _alarm_days(request: Request) -> int | None:
 
 
 def _since(request: Request) -> date:
-    raw = request.query_params.get("since")
+    raw = query_value(request, "since")
     if raw is None:
         return datetime.now(UTC).date() - MUNICIPALITY_WINDOW
     try:
         return date.fromisoformat(raw)
     except ValueError:
         raise BadParameterError("since", f"expected a date YYYY-MM-DD, got {raw!r}") from None
-
-
-def _site_url(request: Request) -> str:
-    return str(request.base_url)
 
 
 def _calendar_response(body: bytes, filename: str) -> Response:
@@ -285,7 +279,7 @@ async def procedure_calendar(request: Request) -> Response:
     if title is None:
         return not_found(request, f"no procedure {procedure_id!r}")
     deadlines = await readmodel.list_deadlines(pool, procedure_id=procedure_id)
-    options = CalendarOptions(name=title, lang=lang, alarm_days=alarm, site_url=_site_url(request))
+    options = CalendarOptions(name=title, lang=lang, alarm_days=alarm, site_url=site_url(request))
     return _calendar_response(deadline_calendar(deadlines, options), "deadlines.ics")
 
 
@@ -297,7 +291,7 @@ async def municipality_calendar(request: Request) -> Response:
     except BadParameterError as err:
         return bad_request(request, err)
     deadlines = await readmodel.list_deadlines(pool_of(request), municipality=ags, since=since)
-    options = CalendarOptions(name=ags, lang=lang, alarm_days=alarm, site_url=_site_url(request))
+    options = CalendarOptions(name=ags, lang=lang, alarm_days=alarm, site_url=site_url(request))
     return _calendar_response(deadline_calendar(deadlines, options), f"deadlines-{ags}.ics")
 
 
@@ -305,7 +299,7 @@ async def atom(request: Request) -> Response:
     try:
         check_known(request, {"lang", "municipality"})
         lang = _lang(request)
-        raw = request.query_params.get("municipality")
+        raw = query_value(request, "municipality")
         ags = municipality_param(raw, "municipality") if raw else None
     except BadParameterError as err:
         return bad_request(request, err)
@@ -313,7 +307,7 @@ async def atom(request: Request) -> Response:
         pool_of(request), municipality=ags, limit=ATOM_LIMIT
     )
     options = AtomOptions(
-        feed_url=str(request.url), site_url=_site_url(request), lang=lang, municipality=ags
+        feed_url=str(request.url), site_url=site_url(request), lang=lang, municipality=ags
     )
     body = atom_feed(items, options, licence_of(request))
     return Response(body, media_type=ATOM_TYPE, headers={"Cache-Control": "public, max-age=300"})

@@ -10,18 +10,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
 
 from worker.web import catalogue, readmodel
-from worker.web.models import Localized, RecentItem
+from worker.web.models import CommitmentFilters, Localized, ProcedureFilters, RecentItem
 from worker.web.phases import role_title
 from worker.web.readmodel import Db
 
 __all__ = [
     "EXPORT_BATCH",
+    "ExportQuery",
     "PublicDecision",
+    "commitment_records",
+    "decision_records",
     "iter_decisions",
+    "procedure_records",
     "procedure_title",
+    "procedure_url",
     "recent_items_in",
 ]
 
@@ -146,3 +153,100 @@ async def iter_decisions(
         if len(rows) < batch:
             return
         last = (rows[-1]["procedure_id"], rows[-1]["decision_id"])
+
+
+# ----------------------------------------------------------------------------- export records
+
+
+@dataclass(frozen=True)
+class ExportQuery:
+    """What an export asks for: filters, the language of titles, where links point."""
+
+    site_url: str  # absolute base URL of the site, ends with "/"
+    lang: str = "de"
+    municipality: str | None = None
+    procedure_id: str | None = None
+    today: date | None = None  # Berlin date that decides "overdue"; None: today
+
+
+def procedure_url(site_url: str, procedure_id: str) -> str:
+    """Absolute URL of a procedure's public page."""
+    return f"{site_url}procedures/{quote(procedure_id, safe='')}"
+
+
+def _text(value: Localized | None, lang: str) -> str | None:
+    return value.get(lang) if value is not None else None
+
+
+async def procedure_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
+    """One flat record per procedure (newest first), fields as `exports.DATASETS` names."""
+    filters = ProcedureFilters(municipality=q.municipality)
+    async for s in readmodel.iter_procedures(db, filters):
+        if q.procedure_id is not None and s.procedure_id != q.procedure_id:
+            continue
+        yield {
+            "procedure_id": s.procedure_id,
+            "title": s.title,
+            "municipality": s.municipality,
+            "land": s.land,
+            "kind": s.kind,
+            "definition_id": s.definition_id,
+            "definition_version": s.definition_version,
+            "definition_title": _text(s.definition_title, q.lang),
+            "started_at": s.started_at,
+            "state": s.state,
+            "phase_id": s.phase_id,
+            "phase_type": s.phase_type,
+            "phase_title": _text(s.phase_title, q.lang),
+            "round": s.round,
+            "period_start": s.period_start,
+            "period_end": s.period_end,
+            "url": procedure_url(q.site_url, s.procedure_id),
+        }
+
+
+async def decision_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
+    """One flat record per decision, by procedure id and decision id."""
+    async for d in iter_decisions(db, municipality=q.municipality, procedure_id=q.procedure_id):
+        yield {
+            "procedure_id": d.procedure_id,
+            "procedure_title": d.procedure_title,
+            "municipality": d.municipality,
+            "decision_id": d.decision_id,
+            "round": d.round,
+            "phase_id": d.phase_id,
+            "body": d.body,
+            "body_title": _text(d.body_title, q.lang),
+            "outcome": d.outcome,
+            "title": d.title,
+            "text": d.text,
+            "decided_at": d.decided_at,
+            "url": f"{procedure_url(q.site_url, d.procedure_id)}#decision-{d.decision_id}",
+        }
+
+
+async def commitment_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
+    """One flat record per commitment (soonest due first), with its newest progress."""
+    filters = CommitmentFilters(municipality=q.municipality, procedure_id=q.procedure_id)
+    today = q.today or readmodel.today_in_berlin()
+    async for c in readmodel.iter_commitments(db, filters, today=today):
+        yield {
+            "procedure_id": c.procedure_id,
+            "procedure_title": c.procedure_title,
+            "municipality": c.municipality,
+            "commitment_id": c.commitment_id,
+            "phase_id": c.phase_id,
+            "owner_role": c.owner_role,
+            "owner_role_title": _text(c.owner_role_title, q.lang),
+            "owner_organisation": c.owner_organisation,
+            "title": c.title,
+            "measurable_aim": c.measurable_aim,
+            "due_date": c.due_date,
+            "status": c.status,
+            "public_status": c.public_status,
+            "progress_percent": c.progress_percent,
+            "last_report_at": c.reports[-1].reported_at if c.reports else None,
+            "status_changed_at": c.status_changed_at,
+            "created_at": c.created_at,
+            "url": f"{procedure_url(q.site_url, c.procedure_id)}#commitment-{c.commitment_id}",
+        }
