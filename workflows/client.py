@@ -4,9 +4,12 @@ Temporal admits at most 10 updates in flight per workflow; beyond that the serve
 RESOURCE_EXHAUSTED ("limit on number of concurrent in-flight updates has been reached"), and
 throughput collapses if every submitter just hammers it. `StatementSubmitter` cuts the
 statements into `submit_statements` batches, keeps at most `max_in_flight` of them in flight
-and retries RESOURCE_EXHAUSTED and update timeouts with capped exponential backoff. Each batch
-has a stable update id (derived from its idempotency keys), so a retry whose first attempt did
-land returns the first result instead of a second intake.
+and retries with capped exponential backoff: RESOURCE_EXHAUSTED, update timeouts, and the
+procedure's own retryable refusal `PROCEDURE_CONTINUING` (the run drains for continue-as-new;
+the next run accepts the batch). Each batch has a stable update id (derived from its
+idempotency keys), so a retry whose first attempt did land in the same run returns the first
+result instead of a second intake; in a later run the statement ids (from the keys) make
+storage report the repeat as a duplicate instead of storing it twice.
 
 This is client code shipped next to the messages it sends; workflow code never imports it.
 Jitter is derived from the batch, not from `random`, which workflow modules may not use.
@@ -19,9 +22,15 @@ import hashlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from temporalio.client import WorkflowHandle, WorkflowUpdateRPCTimeoutOrCancelledError
+from temporalio.client import (
+    WorkflowHandle,
+    WorkflowUpdateFailedError,
+    WorkflowUpdateRPCTimeoutOrCancelledError,
+)
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
+from workflows.errors import RETRYABLE_CODES
 from workflows.messages import (
     ItemError,
     StatementInput,
@@ -30,10 +39,27 @@ from workflows.messages import (
     SubmitStatementsInput,
 )
 
-__all__ = ["RETRYABLE", "StatementSubmitter"]
+__all__ = ["RETRYABLE", "StatementSubmitter", "retryable"]
 
 RETRYABLE = frozenset({RPCStatusCode.RESOURCE_EXHAUSTED, RPCStatusCode.UNAVAILABLE})
 """RPC failures worth retrying: the server is busy or briefly unreachable."""
+
+
+def retryable(err: BaseException) -> bool:
+    """Whether sending the same update again may succeed: the server was busy or briefly
+    away, the call timed out, or the procedure refused with a retryable code."""
+    if isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError):
+        return True
+    if isinstance(err, RPCError):
+        return err.status in RETRYABLE
+    if isinstance(err, WorkflowUpdateFailedError):
+        cause = err.cause
+        return (
+            isinstance(cause, ApplicationError)
+            and not cause.non_retryable
+            and cause.type in RETRYABLE_CODES
+        )
+    return False
 
 
 class StatementSubmitter:
@@ -111,11 +137,12 @@ class StatementSubmitter:
                         result_type=StatementsReceipt,
                     )
                     return result
-                except (RPCError, WorkflowUpdateRPCTimeoutOrCancelledError) as err:
-                    retryable = isinstance(err, WorkflowUpdateRPCTimeoutOrCancelledError) or (
-                        err.status in RETRYABLE
-                    )
-                    if not retryable or attempt >= self._max_attempts:
+                except (
+                    RPCError,
+                    WorkflowUpdateRPCTimeoutOrCancelledError,
+                    WorkflowUpdateFailedError,
+                ) as err:
+                    if not retryable(err) or attempt >= self._max_attempts:
                         raise
                 self.retries += 1
                 await self._sleep(self._delay(attempt, digest))

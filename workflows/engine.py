@@ -283,6 +283,24 @@ class EngineBase:
             self._pending.append((item.record, "carried", item.key))
         self.state.carried = []
 
+    def refuse_while_continuing(self) -> None:
+        """Validators of the many-per-procedure updates (statements, votes, registrations)
+        refuse, with a retryable code, while the run drains for continue-as-new.
+
+        The drain ends only when intake is idle and every handler has returned; submitters
+        that never pause would otherwise keep it busy for good (each accepted update brings
+        new work), the run would never continue and the server would terminate it at its
+        history limit, failing every accepted update (`AcceptedUpdateCompletedWorkflow`).
+        A refused update leaves no trace in the history; the client sends it again and the
+        next run accepts it. Validators do not run on replay, so histories are unaffected.
+        """
+        if self._draining:
+            msg = (
+                "the procedure is moving to a new run (continue-as-new); "
+                "send the same request again in a moment"
+            )
+            raise Rejected(Code.PROCEDURE_CONTINUING, msg)
+
     def seen_key(self, key: str) -> bool:
         return key in self._run_keys
 

@@ -84,6 +84,7 @@ class IntakeHandlers(EngineBase):
     @submit_statement.validator
     def validate_submit_statement(self, raw: Any) -> None:
         data = parse_payload(m.StatementInput, raw)
+        self.refuse_while_continuing()
         if self._ready:
             self._check_statement(data)
 
@@ -152,6 +153,7 @@ class IntakeHandlers(EngineBase):
     @submit_statements.validator
     def validate_submit_statements(self, raw: Any) -> None:
         items = self._batch_items(raw)
+        self.refuse_while_continuing()
         if self._ready:
             self._check_batch(items)
 

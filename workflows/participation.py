@@ -70,6 +70,7 @@ class ParticipationHandlers(EngineBase):
     @register.validator
     def validate_register(self, raw: Any) -> None:
         data = parse_payload(m.RegisterInput, raw)
+        self.refuse_while_continuing()
         if self._ready:
             checks.check_register(self.defn, self.state, data)
 
@@ -119,6 +120,7 @@ class ParticipationHandlers(EngineBase):
     @cast_vote.validator
     def validate_cast_vote(self, raw: Any) -> None:
         data = parse_payload(m.CastVoteInput, raw)
+        self.refuse_while_continuing()
         if self._ready:
             checks.check_vote(self.defn, self.state, data, self._vote_id(data))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from temporalio.client import WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
 from tests.helpers import assert_eq_eventually, new_worker
@@ -23,6 +24,7 @@ from tests.workflows.support import (
     wait_phase,
 )
 from workflows import messages as m
+from workflows.client import retryable
 from workflows.procedure import ProcedureWorkflow
 
 TOTAL = 20_000
@@ -51,7 +53,16 @@ async def test_twenty_thousand_statements_across_runs(env: WorkflowEnvironment) 
                 batch = m.SubmitStatementsInput(
                     statements=[statement(f"s{n}") for n in range(i, i + BATCH)]
                 )
-                out = await handle.execute_update(ProcedureWorkflow.submit_statements, batch)
+                while True:  # a run draining for continue-as-new refuses, retryably
+                    try:
+                        out = await handle.execute_update(
+                            ProcedureWorkflow.submit_statements, batch
+                        )
+                        break
+                    except WorkflowUpdateFailedError as err:
+                        if not retryable(err):
+                            raise
+                        await asyncio.sleep(0.05)
                 assert not out.errors, out.errors[:3]
                 receipts.extend(out.receipts)
 
