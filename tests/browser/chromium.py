@@ -56,10 +56,10 @@ def find_or_install_chromium() -> str:
     if os.geteuid() != 0:
         msg = "chromium is not installed; run `sudo apt-get install -y chromium` (needs root)"
         raise BrowserUnavailableError(msg)
-    result = _apt("install", "-y", "--no-install-recommends", "chromium")
+    result = _apt("install", "-y", "chromium")
     if result.returncode != 0:  # package lists may be missing on a fresh machine
         _apt("update")
-        result = _apt("install", "-y", "--no-install-recommends", "chromium")
+        result = _apt("install", "-y", "chromium")
     found = _which()
     if result.returncode != 0 or not found:
         tail = (result.stderr or result.stdout).strip().splitlines()[-3:]
