@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -246,3 +247,11 @@ async def test_ten_thousand_procedures_stream_completely(
     assert len(set(ids)) == 10_003
     assert len(csv_rows) == 10_004
     assert {r[0] for r in csv_rows[1:]} == set(ids)
+
+
+def test_docs_list_every_field_in_order() -> None:
+    text = (ROOT / "docs" / "open-data.md").read_text(encoding="utf-8")
+    for name, dataset in DATASETS.items():
+        section = text.split(f"### `{name}`", 1)[1].split("###", 1)[0]
+        documented = re.findall(r"^\| \d+ \| `([a-z_]+)` \|", section, re.M)
+        assert documented == [c.name for c in dataset.columns], name
