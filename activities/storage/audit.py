@@ -21,12 +21,15 @@ from activities.storage.canonical import GENESIS_HASH, canonical_json, chain_has
 __all__ = [
     "AppendedEvent",
     "BrokenLink",
+    "ChainLinks",
     "ChainReport",
     "NewEvent",
     "append_events",
+    "chain_events",
     "event_payload",
     "lock_head",
     "verify_chain",
+    "write_links",
 ]
 
 
@@ -88,6 +91,60 @@ async def lock_head(conn: asyncpg.Connection, procedure_id: str) -> tuple[int, s
     return int(head["last_seq"]), str(head["last_hash"])
 
 
+@dataclass(frozen=True)
+class ChainLinks:
+    """New events chained onto a head, ready to insert: the pure half of an append.
+
+    Separate from the write so that intake can compute its event's payload and hash while the
+    server is still busy with the batch's COPY.
+    """
+
+    procedure_id: str
+    rows: list[tuple[Any, ...]]
+    appended: list[AppendedEvent]
+    last_seq: int
+    last_hash: str
+
+
+def chain_events(
+    procedure_id: str, events: Sequence[NewEvent], head: tuple[int, str]
+) -> ChainLinks:
+    """Number and hash `events` after `head` (seq, hash); nothing is written."""
+    seq, prev = head
+    rows: list[tuple[Any, ...]] = []
+    appended: list[AppendedEvent] = []
+    for event in events:
+        seq += 1
+        payload = event_payload(procedure_id, seq, event)
+        digest = chain_hash(prev, payload)
+        ident = (procedure_id, seq, event.event_id, event.event_type, event.occurred_at)
+        rows.append((*ident, payload, prev, digest))
+        appended.append(AppendedEvent(event.event_id, event.event_type, seq, digest, created=True))
+        prev = digest
+    return ChainLinks(procedure_id, rows, appended, seq, prev)
+
+
+async def write_links(conn: asyncpg.Connection, links: ChainLinks) -> None:
+    """Insert chained rows and move the head, in one round trip, in the caller's transaction.
+
+    The caller holds the head lock (`lock_head`) taken when `links` was computed.
+    """
+    if not links.rows:
+        return
+    columns = list(zip(*links.rows, strict=True))
+    await conn.execute(
+        "WITH appended AS (INSERT INTO events (procedure_id, seq, event_id, event_type, "
+        "occurred_at, payload, prev_hash, hash) SELECT * FROM unnest($1::text[], "
+        "$2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], "
+        "$8::text[])) "
+        "UPDATE audit_heads SET last_seq = $10, last_hash = $11 WHERE procedure_id = $9",
+        *(list(column) for column in columns),
+        links.procedure_id,
+        links.last_seq,
+        links.last_hash,
+    )
+
+
 async def append_events(
     conn: asyncpg.Connection,
     procedure_id: str,
@@ -109,7 +166,7 @@ async def append_events(
         raise RuntimeError(msg)
     if not events:
         return []
-    head_seq, head_hash = head if head is not None else await lock_head(conn, procedure_id)
+    head = head if head is not None else await lock_head(conn, procedure_id)
     ids = [event.event_id for event in events]
     found = (
         []
@@ -127,34 +184,13 @@ async def append_events(
         )
         for row in found
     }
-    seq, prev = head_seq, head_hash
-    rows: list[tuple[Any, ...]] = []
-    for event in events:
-        if event.event_id in stored:
-            continue
-        seq += 1
-        payload = event_payload(procedure_id, seq, event)
-        digest = chain_hash(prev, payload)
-        ident = (procedure_id, seq, event.event_id, event.event_type, event.occurred_at)
-        rows.append((*ident, payload, prev, digest))
-        stored[event.event_id] = AppendedEvent(
-            event.event_id, event.event_type, seq, digest, created=True
-        )
-        prev = digest
-    if rows:
-        columns = list(zip(*rows, strict=True))
-        # Rows and the new head in one round trip.
-        await conn.execute(
-            "WITH appended AS (INSERT INTO events (procedure_id, seq, event_id, event_type, "
-            "occurred_at, payload, prev_hash, hash) SELECT * FROM unnest($1::text[], "
-            "$2::bigint[], $3::text[], $4::text[], $5::timestamptz[], $6::text[], $7::text[], "
-            "$8::text[])) "
-            "UPDATE audit_heads SET last_seq = $10, last_hash = $11 WHERE procedure_id = $9",
-            *(list(column) for column in columns),
-            procedure_id,
-            seq,
-            prev,
-        )
+    new: dict[str, NewEvent] = {}
+    for event in events:  # the first of repeated ids wins, as if appended one by one
+        if event.event_id not in stored:
+            new.setdefault(event.event_id, event)
+    links = chain_events(procedure_id, list(new.values()), head)
+    await write_links(conn, links)
+    stored.update((appended.event_id, appended) for appended in links.appended)
     return [stored[event_id] for event_id in ids]
 
 

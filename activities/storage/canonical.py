@@ -16,15 +16,19 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from activities.storage.pgcopy import encode_statement_rows
+
 __all__ = [
     "CANONICAL_ENCODER",
     "GENESIS_HASH",
+    "STATEMENT_ROW_FORM",
     "CanonicalError",
     "canonical_json",
     "chain_hash",
     "record_digest",
     "salted_digest",
     "statement_digest",
+    "statement_row_digest",
 ]
 
 GENESIS_HASH = "0" * 64
@@ -99,11 +103,11 @@ def statement_digest(
     late: bool,
     receipt_digest: str,
 ) -> str:
-    """The record digest of a statement: intake's hot loop, so not JSON but netstrings.
+    """The record digest of a statement in the first form: netstrings, not JSON.
 
-    Strings are length-prefixed (`<len>:<text>`), so no field can bleed into the next; the
-    time is whole microseconds since the epoch. About three times faster than
-    `record_digest`, which matters when a batch of thousands is anchored in one event.
+    `statements.stored` events written before `STATEMENT_ROW_FORM` existed carry these, and
+    `verify` still checks them. Strings are length-prefixed (`<len>:<text>`), so no field can
+    bleed into the next; the time is whole microseconds since the epoch.
     """
     author = "-" if author_ref is None else "%d:%s" % (len(author_ref), author_ref)  # noqa: UP031
     files = "".join(["%d:%s" % (len(a), a) for a in attachments])  # noqa: UP031
@@ -127,3 +131,19 @@ def statement_digest(
         receipt_digest,
     )
     return hashlib.sha256(text_form.encode()).hexdigest()
+
+
+STATEMENT_ROW_FORM = "pg-binary-copy"
+"""`digest_form` of a `statements.stored` event whose digests are `statement_row_digest`s.
+
+Events without `digest_form` (written before it existed) carry `statement_digest`s."""
+
+
+def statement_row_digest(row: Sequence[Any]) -> str:
+    """sha256 of the statement row (values in `intake.STATEMENT_COLUMNS` order) encoded as a
+    PostgreSQL binary COPY tuple: intake hashes the very bytes it sends, see `pgcopy`.
+
+    The binary tuple is length-prefixed field by field, so it is as unambiguous as the
+    netstrings of `statement_digest`, and it costs intake no second formatting pass.
+    """
+    return hashlib.sha256(encode_statement_rows([row])[0]).hexdigest()

@@ -16,18 +16,18 @@ text and metadata unaltered.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+import hashlib
 import operator
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
 
 from activities.records import StatementRecord, stable_id
-from activities.storage.audit import NewEvent, append_events, lock_head
-from activities.storage.canonical import statement_digest
+from activities.storage.audit import ChainLinks, NewEvent, chain_events, lock_head, write_links
+from activities.storage.canonical import STATEMENT_ROW_FORM
+from activities.storage.pgcopy import HEADER, TRAILER, encode_statement_rows
 
 __all__ = ["STATEMENT_COLUMNS", "IntakeOutcome", "store_statements"]
 
@@ -47,7 +47,8 @@ STATEMENT_COLUMNS = (
 )
 
 
-_DIGEST_SLICE = 100
+_CHUNK_ROWS = 100
+"""Rows per COPY chunk (~40 KB of statements): small enough that the server starts early."""
 _ROW = operator.attrgetter(*STATEMENT_COLUMNS)
 """A record's values in `STATEMENT_COLUMNS` order, as a tuple (one C call per record)."""
 
@@ -75,81 +76,121 @@ async def store_statements(
             )
             raise ValueError(msg)
     # Rows are built before the head is locked, to keep the lock short.
-    # reversed: the first of repeated ids wins. (procedure_id was checked equal above.)
-    rows = {s.statement_id: _ROW(s) for s in reversed(statements)}
+    rows = [_ROW(s) for s in statements]
+    ids = [row[1] for row in rows]
+    if len(set(ids)) == len(ids):  # the normal case: C-speed
+        unique = dict(zip(ids, rows, strict=True))
+    else:  # the first of repeated ids wins
+        unique = {}
+        for row in rows:
+            unique.setdefault(row[1], row)
     try:
         # Optimistic: a first attempt has no duplicates, so skip the lookup; the primary key
         # still guards, and a violation rolls back and takes the careful path below.
-        return await _store(conn, procedure_id, statements, rows, check_existing=False)
+        return await _store(conn, procedure_id, ids, unique, check_existing=False)
     except asyncpg.UniqueViolationError:
-        return await _store(conn, procedure_id, statements, rows, check_existing=True)
+        return await _store(conn, procedure_id, ids, unique, check_existing=True)
 
 
-async def _copy_and_digest(conn: asyncpg.Connection, rows: list[tuple[Any, ...]]) -> list[str]:
-    """COPY `rows` while computing their digests: the server ingests as Python hashes.
+class _BatchStream:
+    """The batch as binary COPY chunks; on the way, each row's digest and the batch's event.
 
-    On two cores this overlaps the two biggest costs of intake instead of adding them.
+    asyncpg sends each chunk as soon as it is yielded, so PostgreSQL inserts rows (and their
+    primary-key entries) while the next chunk is encoded and the previous one hashed: on two
+    cores the client's and the server's work overlap instead of adding up.
     """
-    copy = asyncio.ensure_future(
-        conn.copy_records_to_table("statements", records=rows, columns=STATEMENT_COLUMNS)
-    )
-    try:
+
+    def __init__(
+        self, procedure_id: str, rows: list[tuple[Any, ...]], head: tuple[int, str]
+    ) -> None:
+        self._procedure_id = procedure_id
+        self._rows = rows
+        self._head = head
+        self.links: ChainLinks | None = None
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        rows = self._rows
         digests: list[str] = []
-        for n, row in enumerate(rows, start=1):
-            digests.append(statement_digest(*row[1:]))
-            if n % _DIGEST_SLICE == 0:
-                await asyncio.sleep(0)  # let the COPY task feed the socket
-        await copy
-    except BaseException:
-        copy.cancel()
-        with contextlib.suppress(BaseException):
-            await copy
-        raise
-    return digests
+        sha256 = hashlib.sha256
+        for start in range(0, len(rows), _CHUNK_ROWS):
+            encoded = encode_statement_rows(rows[start : start + _CHUNK_ROWS])
+            prefix = HEADER if start == 0 else b""
+            suffix = TRAILER if start + _CHUNK_ROWS >= len(rows) else b""
+            yield prefix + b"".join(encoded) + suffix
+            # Hashed after the yield: the server already has this chunk.
+            digests += [sha256(row).hexdigest() for row in encoded]
+        # asyncpg asks for another chunk before it waits for the server: chain the event now,
+        # while the server still inserts the last rows.
+        ids = [row[1] for row in rows]
+        event = NewEvent(
+            event_id=stable_id(self._procedure_id, "statements.stored", *ids),
+            event_type="statements.stored",
+            occurred_at=max(row[9] for row in rows),
+            # Pairs as tuples: the same JSON arrays, fewer objects for the garbage collector.
+            data={
+                "statements": list(zip(ids, digests, strict=True)),
+                "digest_form": STATEMENT_ROW_FORM,
+            },
+        )
+        # The event id derives from statements inserted just now, so it cannot exist yet.
+        self.links = chain_events(self._procedure_id, [event], self._head)
+
+
+async def _copy_and_chain(
+    conn: asyncpg.Connection, procedure_id: str, rows: list[tuple[Any, ...]], head: tuple[int, str]
+) -> ChainLinks:
+    """COPY `rows` into `statements`; return the batch's audit event, chained after `head`."""
+    stream = _BatchStream(procedure_id, rows, head)
+    await conn.copy_to_table(
+        "statements", source=stream.chunks(), columns=STATEMENT_COLUMNS, format="binary"
+    )
+    assert stream.links is not None  # the stream ran to its end, or the COPY raised
+    return stream.links
+
+
+def _split(ids: list[str], existing: set[str]) -> tuple[list[str], list[str]]:
+    """(ids to store, duplicate ids) in input order; a repeat within the batch is a duplicate."""
+    seen = set(existing)
+    stored: list[str] = []
+    duplicates: list[str] = []
+    for statement_id in ids:
+        if statement_id in seen:
+            duplicates.append(statement_id)
+        else:
+            seen.add(statement_id)
+            stored.append(statement_id)
+    return stored, duplicates
 
 
 async def _store(
     conn: asyncpg.Connection,
     procedure_id: str,
-    statements: Sequence[StatementRecord],
-    rows: dict[str, tuple[Any, ...]],
+    ids: list[str],
+    unique: dict[str, tuple[Any, ...]],
     *,
     check_existing: bool,
 ) -> IntakeOutcome:
     async with conn.transaction():
         head = await lock_head(conn, procedure_id)
-        seen: set[str] = set()
+        existing: set[str] = set()
         identical: set[str] = set()
         if check_existing:
             found = await conn.fetch(
                 f"SELECT {', '.join(STATEMENT_COLUMNS)} FROM statements "
                 "WHERE procedure_id = $1 AND statement_id = ANY($2::text[])",
                 procedure_id,
-                list(rows),
+                list(unique),
             )
             for row in found:
-                seen.add(row["statement_id"])
-                if tuple(row) == rows[row["statement_id"]]:
+                existing.add(row["statement_id"])
+                if tuple(row) == unique[row["statement_id"]]:
                     identical.add(row["statement_id"])
-        same = [i for i in dict.fromkeys(s.statement_id for s in statements) if i in identical]
-        stored: list[str] = []
+        stored: list[str] = ids
         duplicates: list[str] = []
-        for s in statements:
-            if s.statement_id in seen:
-                duplicates.append(s.statement_id)
-                continue
-            seen.add(s.statement_id)
-            stored.append(s.statement_id)
-        if not stored:
-            return IntakeOutcome([], duplicates, same)
-        digests = await _copy_and_digest(conn, [rows[i] for i in stored])
-        event = NewEvent(
-            event_id=stable_id(procedure_id, "statements.stored", *stored),
-            event_type="statements.stored",
-            occurred_at=max(rows[i][9] for i in stored),
-            # Pairs as tuples: the same JSON arrays, fewer objects for the garbage collector.
-            data={"statements": list(zip(stored, digests, strict=True))},
-        )
-        # The event id derives from statements inserted just now, so it cannot exist yet.
-        await append_events(conn, procedure_id, [event], head=head, known_new=True)
-    return IntakeOutcome(stored, duplicates, same)
+        rows = [*unique.values()]
+        if existing or len(unique) != len(ids):  # else the normal case: every id new, once
+            stored, duplicates = _split(ids, existing)
+            rows = [unique[i] for i in stored]
+        if stored:
+            await write_links(conn, await _copy_and_chain(conn, procedure_id, rows, head))
+    return IntakeOutcome(stored, duplicates, [i for i in unique if i in identical])

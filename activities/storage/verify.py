@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from activities.storage.audit import ChainReport, verify_chain
+from activities.storage.canonical import STATEMENT_ROW_FORM, statement_row_digest
+from activities.storage.intake import STATEMENT_COLUMNS
 from activities.storage.writes import RECORD_FIELDS, RECORD_KEYS, digest_of, row_values
 
 __all__ = ["ProcedureReport", "verify_procedure"]
@@ -35,11 +37,19 @@ class ProcedureReport:
         return self.chain.ok and not self.record_problems
 
 
-async def _anchored(
-    conn: asyncpg.Connection, procedure_id: str
-) -> dict[str, dict[str, tuple[int, str]]]:
-    """table -> record id -> (seq of the anchoring event, digest), from the chain."""
-    anchored: dict[str, dict[str, tuple[int, str]]] = {t: {} for t in RECORD_FIELDS}
+Anchor = tuple[int, str, str | None]
+"""(seq of the anchoring event, digest, digest form: `STATEMENT_ROW_FORM` or None)."""
+
+
+def _row_digest(table: str, row: asyncpg.Record, form: str | None) -> str:
+    if form == STATEMENT_ROW_FORM:
+        return statement_row_digest([row[column] for column in STATEMENT_COLUMNS])
+    return digest_of(table, row_values(table, row))
+
+
+async def _anchored(conn: asyncpg.Connection, procedure_id: str) -> dict[str, dict[str, Anchor]]:
+    """table -> record id -> its anchor, from the chain."""
+    anchored: dict[str, dict[str, Anchor]] = {t: {} for t in RECORD_FIELDS}
     rows = await conn.fetch(
         "SELECT seq, event_type, payload FROM events "
         "WHERE procedure_id = $1 AND event_type = ANY($2::text[]) ORDER BY seq",
@@ -50,10 +60,11 @@ async def _anchored(
         table = _TABLE_OF_EVENT[row["event_type"]]
         data = json.loads(row["payload"])["data"]
         if table == "statements":
+            form = data.get("digest_form")
             for statement_id, digest in data["statements"]:
-                anchored[table][statement_id] = (row["seq"], digest)
+                anchored[table][statement_id] = (row["seq"], digest, form)
         else:
-            anchored[table][str(data[_KEY_OF_TABLE[table]])] = (row["seq"], data["digest"])
+            anchored[table][str(data[_KEY_OF_TABLE[table]])] = (row["seq"], data["digest"], None)
     return anchored
 
 
@@ -84,7 +95,7 @@ async def verify_procedure(
                 anchor = expected.get(record_id)
                 if anchor is None:
                     problems.append(f"{table} {record_id}: not anchored in the audit chain")
-                elif digest_of(table, row_values(table, row)) != anchor[1]:
+                elif _row_digest(table, row, anchor[2]) != anchor[1]:
                     problems.append(
                         f"{table} {record_id}: stored fields differ from the digest recorded "
                         f"in event seq {anchor[0]} (the row was altered)"

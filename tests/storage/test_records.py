@@ -21,8 +21,8 @@ from activities.records import (
 from activities.storage import intake
 from activities.storage.activities import StorageActivities
 from activities.storage.audit import verify_chain
+from activities.storage.canonical import STATEMENT_ROW_FORM, statement_row_digest
 from activities.storage.verify import verify_procedure
-from activities.storage.writes import digest_of, row_values
 from tests.storage.conftest import (
     PROCEDURE,
     T0,
@@ -278,8 +278,9 @@ async def test_stored_statement_digest_matches_the_one_in_the_chain(
         await db_pool.fetchval("SELECT payload FROM events WHERE event_type = 'statements.stored'")
     )
     row = await db_pool.fetchrow("SELECT * FROM statements")
+    assert payload["data"]["digest_form"] == STATEMENT_ROW_FORM
     assert payload["data"]["statements"] == [
-        [tricky.statement_id, digest_of("statements", row_values("statements", row))]
+        [tricky.statement_id, statement_row_digest([row[c] for c in intake.STATEMENT_COLUMNS])]
     ]
     assert (await verify_procedure(db_pool, procedure)).ok
 

@@ -1,0 +1,163 @@
+"""Batched intake through the hand-written binary COPY stream: what goes in comes back out,
+every row is anchored in the chain, and bad rows fail the whole batch with a clear error."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import asyncpg
+import pytest
+
+from activities.records import StatementRecord
+from activities.storage import intake
+from activities.storage.audit import NewEvent, append_events, verify_chain
+from activities.storage.canonical import statement_digest
+from activities.storage.verify import verify_procedure
+from activities.storage.writes import RECORD_FIELDS
+from tests.storage.conftest import PROCEDURE, digest, statement
+
+
+def tricky_statements() -> list[StatementRecord]:
+    """Values that test every field's encoding: NULL and set author, empty and long arrays,
+    non-ASCII and separator-like text, an empty string, offsets, bounds of int4, late."""
+    base = statement(1)
+    return [
+        base,
+        base.model_copy(
+            update={
+                "statement_id": "s-2",
+                "sequence": 2**31 - 1,
+                "round": 7,
+                "author_ref": "p-ä-7",
+                "text": 'Grünfläche 3:4|5 [x] \t tab\nnew line \\ backslash "quote" 💡',
+                "attachments": ["https://a.example/1.pdf", "urn:x:2", "ü", ""],
+                "received_at": datetime(
+                    2026, 3, 29, 2, 30, 0, 1, tzinfo=timezone(timedelta(hours=2))
+                ),
+                "late": True,
+            }
+        ),
+        base.model_copy(
+            update={
+                "statement_id": "s-3",
+                "sequence": 3,
+                "phase_id": "öffentliche-auslegung",
+                "statement_type": "toeb",
+                "text": "",
+                "attachments": ["x" * 5000],
+                "received_at": datetime(1999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+            }
+        ),
+        base.model_copy(
+            update={
+                "statement_id": "s-4",
+                "sequence": 4,
+                "text": "lang " * 30_000,  # 150 KB: TOASTed by the server
+                "received_at": datetime(
+                    2038, 1, 19, 3, 14, 8, tzinfo=timezone(-timedelta(hours=5))
+                ),
+            }
+        ),
+    ]
+
+
+async def test_every_field_comes_back_as_it_went_in(db_pool: asyncpg.Pool) -> None:
+    records = tricky_statements()
+    async with db_pool.acquire() as conn:
+        outcome = await intake.store_statements(conn, PROCEDURE, records)
+    assert outcome.stored == [r.statement_id for r in records]
+    rows = {
+        row["statement_id"]: row
+        for row in await db_pool.fetch(
+            f"SELECT {', '.join(intake.STATEMENT_COLUMNS)} FROM statements"
+        )
+    }
+    for record in records:
+        stored = StatementRecord.model_validate(dict(rows[record.statement_id]))
+        assert stored == record
+        assert stored.received_at == record.received_at  # same instant, whatever the offset
+    report = await verify_procedure(db_pool, PROCEDURE)
+    assert report.ok, report.record_problems
+    assert report.records_checked == len(records)
+
+
+async def test_a_batch_of_many_chunks_is_anchored_row_by_row(db_pool: asyncpg.Pool) -> None:
+    batch = [statement(n) for n in range(1, 251)]  # three COPY chunks
+    batch.insert(120, statement(7))  # a repeat inside the batch: stored once, reported
+    async with db_pool.acquire() as conn:
+        first = await intake.store_statements(conn, PROCEDURE, batch)
+        retry = await intake.store_statements(conn, PROCEDURE, batch)
+    assert len(first.stored) == 250
+    assert first.duplicate_ids == [statement(7).statement_id]
+    assert retry.stored == []
+    assert len(retry.same_content_ids) == 250
+    assert await db_pool.fetchval("SELECT count(*) FROM statements") == 250
+    assert await db_pool.fetchval("SELECT count(*) FROM events") == 1
+    assert (await verify_procedure(db_pool, PROCEDURE)).ok
+
+    victim = statement(180)
+    await db_pool.execute(
+        "UPDATE statements SET late = NOT late WHERE statement_id = $1", victim.statement_id
+    )
+    problems = (await verify_procedure(db_pool, PROCEDURE)).record_problems
+    assert problems == [
+        f"statements {victim.statement_id}: stored fields differ from the digest recorded in "
+        "event seq 1 (the row was altered)"
+    ]
+
+
+async def test_a_row_the_server_refuses_fails_the_batch_and_stores_nothing(
+    db_pool: asyncpg.Pool,
+) -> None:
+    batch = [statement(n) for n in range(1, 201)]
+    batch[150] = statement(151, text="NUL \x00 is not text in PostgreSQL")
+    async with db_pool.acquire() as conn:
+        with pytest.raises(asyncpg.DataError):
+            await intake.store_statements(conn, PROCEDURE, batch)
+        # The connection is usable afterwards and the chain head did not move.
+        assert await conn.fetchval("SELECT count(*) FROM statements") == 0
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+        ok = await intake.store_statements(conn, PROCEDURE, batch[:150])
+    assert len(ok.stored) == 150
+    assert (await verify_chain(db_pool, PROCEDURE)).events_checked == 1
+
+
+async def test_a_sequence_beyond_postgres_integer_is_named(db_pool: asyncpg.Pool) -> None:
+    too_big = statement(2).model_copy(update={"sequence": 2**31})
+    async with db_pool.acquire() as conn:
+        with pytest.raises(
+            ValueError, match=r"statements\[1\]\.sequence: expected an integer up to"
+        ):
+            await intake.store_statements(conn, PROCEDURE, [statement(1), too_big])
+    assert await db_pool.fetchval("SELECT count(*) FROM statements") == 0
+
+
+async def test_events_of_the_first_digest_form_still_verify(db_pool: asyncpg.Pool) -> None:
+    """`statements.stored` events written before `digest_form` carry netstring digests."""
+    records = [statement(1), statement(3)]
+    async with db_pool.acquire() as conn, conn.transaction():
+        await conn.copy_records_to_table(
+            "statements",
+            records=[tuple(getattr(r, c) for c in intake.STATEMENT_COLUMNS) for r in records],
+            columns=intake.STATEMENT_COLUMNS,
+        )
+        pairs = [
+            [
+                r.statement_id,
+                statement_digest(*(getattr(r, f) for f in RECORD_FIELDS["statements"])),
+            ]
+            for r in records
+        ]
+        event = NewEvent(
+            "legacy", "statements.stored", records[-1].received_at, {"statements": pairs}
+        )
+        await append_events(conn, PROCEDURE, [event])
+    assert (await verify_procedure(db_pool, PROCEDURE)).ok
+    await db_pool.execute(
+        "UPDATE statements SET receipt_digest = $1 WHERE statement_id = $2",
+        digest("other"),
+        records[1].statement_id,
+    )
+    problems = (await verify_procedure(db_pool, PROCEDURE)).record_problems
+    assert len(problems) == 1
+    assert records[1].statement_id in problems[0]
