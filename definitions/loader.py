@@ -8,6 +8,10 @@ API for the engine's `load_definition` activity and the CLI:
 - `load_file(path)` / `load_text(text, source)`: any file, e.g. a municipality's own.
 - `content_hash(definition)`: sha256 of canonical JSON (sorted keys, no whitespace, UTF-8) of
   `definition.model_dump(mode="json")`; a running procedure pins it.
+Outreach targets may sit in a CSV next to the definition (`settings.outreach.targets_csv`,
+see `definitions.outreach`): the loader reads it relative to the definition's folder (the
+catalogue folder for catalogue entries), reports its problems as `file.csv:line:col`, and
+inlines the shares into `targets` before validation, so the pinned snapshot holds them.
 All of them raise `DefinitionError` (a ValueError) whose `problems` list everything found:
 YAML syntax, schema (pydantic) and semantic problems (`definitions.validate`), each formatted
 `file:line:col: dotted.path: problem` plus the source line with a caret. A YAML syntax error
@@ -38,6 +42,7 @@ import yaml
 from pydantic import ValidationError
 
 from definitions import schema_errors, validate
+from definitions.outreach import CSV_NAME, TargetsCsvError, parse_targets_csv
 from definitions.problems import DefinitionError, Position, Problem, SourceMap
 from definitions.schema import Definition
 
@@ -62,6 +67,8 @@ MAX_DEPTH: Final = 40
 MAX_NODES: Final = 100_000
 
 Path = tuple[str | int, ...]
+Resolver = Callable[[str], tuple[str, str]]
+"""A file referenced by a definition (relative name) -> (source name for messages, text)."""
 # libyaml's safe loader when PyYAML was built with it (same nodes and marks, faster).
 _SAFE_LOADER: Final[type[yaml.SafeLoader] | type[yaml.CSafeLoader]] = getattr(
     yaml, "CSafeLoader", yaml.SafeLoader
@@ -241,10 +248,13 @@ def load_text(
     *,
     semantic: bool = True,
     templates: Callable[[str], bool] = validate.template_exists,
+    resolve: Resolver | None = None,
 ) -> LoadedDefinition:
     """Parse, validate (schema, then semantics) and hash a definition; DefinitionError else.
 
-    `templates` tells whether a template id exists (default: the packaged templates).
+    `templates` tells whether a template id exists (default: the packaged templates);
+    `resolve` reads files the definition references (targets CSVs); without it a reference
+    is a problem.
     """
     data, source_map, problems = _parse(text, source)
     if problems:
@@ -252,6 +262,9 @@ def load_text(
     if not isinstance(data, dict):
         msg = f"expected a mapping (id, version, title, phases, ...), got {type(data).__name__}"
         raise DefinitionError([source_map.problem((), msg)])
+    problems = _inline_targets(data, source_map, resolve)
+    if problems:
+        raise DefinitionError(problems)
     try:
         definition = Definition.model_validate(data)
     except ValidationError as exc:
@@ -267,6 +280,62 @@ def load_text(
         if problems:
             raise DefinitionError(problems)
     return LoadedDefinition(definition, content_hash(definition), source, source_map)
+
+
+def _outreach_blocks(data: dict[str, Any]) -> Iterator[tuple[Path, dict[str, Any]]]:
+    phases = data.get("phases")
+    if not isinstance(phases, list):
+        return
+    for index, phase in enumerate(phases):
+        settings = phase.get("settings") if isinstance(phase, dict) else None
+        outreach = settings.get("outreach") if isinstance(settings, dict) else None
+        if isinstance(outreach, dict):
+            yield ("phases", index, "settings", "outreach"), outreach
+
+
+def _inline_targets(
+    data: dict[str, Any], source_map: SourceMap, resolve: Resolver | None
+) -> list[Problem]:
+    """Read every `targets_csv` and put its shares into `targets` (in place)."""
+    problems: list[Problem] = []
+    for path, outreach in _outreach_blocks(data):
+        name = outreach.get("targets_csv")
+        if name is None:
+            continue
+        where = (*path, "targets_csv")
+        if not isinstance(name, str) or CSV_NAME.match(name) is None:
+            continue  # the schema reports the bad name with its expected pattern
+        if "targets" in outreach:
+            problems.append(source_map.problem(where, "give targets or targets_csv, not both"))
+            continue
+        if resolve is None:
+            msg = "targets_csv needs the definition's folder: load it from a file"
+            problems.append(source_map.problem(where, msg))
+            continue
+        try:
+            csv_source, text = resolve(name)
+        except (OSError, DefinitionError) as err:
+            reason = err.problems[0].message if isinstance(err, DefinitionError) else err
+            msg = f"cannot read {name}: {getattr(reason, 'strerror', None) or reason}"
+            problems.append(source_map.problem(where, msg))
+            continue
+        try:
+            outreach["targets"] = parse_targets_csv(text)
+        except TargetsCsvError as err:
+            position = Position(err.line, err.column)
+            problems.append(Problem(csv_source, "", err.message, position, err.text))
+    return problems
+
+
+def _file_resolver(folder: Traversable | FsPath, prefix: str) -> Resolver:
+    def resolve(name: str) -> tuple[str, str]:
+        source = f"{prefix}/{name}" if prefix else name
+        resource = folder.joinpath(*name.split("/"))
+        if not resource.is_file():
+            raise FileNotFoundError(2, "no such file", source)
+        return source, _read(resource, source)
+
+    return resolve
 
 
 def _read(resource: Traversable | FsPath, source: str) -> str:
@@ -295,7 +364,9 @@ def load_file(
     except OSError as err:
         msg = f"cannot read file: {err.strerror or err}"
         raise DefinitionError([Problem(source, "", msg)]) from None
-    return load_text(text, source, semantic=semantic, templates=templates)
+    folder = FsPath(path).parent
+    resolve = _file_resolver(folder, str(folder) if str(folder) != "." else "")
+    return load_text(text, source, semantic=semantic, templates=templates, resolve=resolve)
 
 
 def catalogue_root() -> Traversable:
@@ -305,20 +376,22 @@ def catalogue_root() -> Traversable:
 
 def _catalogue_files(
     root: Traversable | None, definition_id: str | None = None
-) -> Iterator[tuple[Traversable, str]]:
-    """Catalogue files, all or only those named `<id>.yaml` / `<id>@<version>.yaml`."""
+) -> Iterator[tuple[Traversable, str, Resolver]]:
+    """Catalogue files, all or only those named `<id>.yaml` / `<id>@<version>.yaml`, each
+    with a resolver for the files it references (relative to the catalogue folder)."""
     folder = root if root is not None else catalogue_root()
     prefix = "definitions/catalogue" if root is None else str(root)
+    resolve = _file_resolver(folder, prefix)
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         stem = entry.name.removesuffix(".yaml")
         if not entry.is_file() or stem == entry.name:
             continue
         if definition_id is None or stem.split("@", 1)[0] == definition_id:
-            yield entry, f"{prefix}/{entry.name}"
+            yield entry, f"{prefix}/{entry.name}", resolve
 
 
-def _load_catalogue_entry(entry: Traversable, source: str) -> LoadedDefinition:
-    loaded = load_text(_read(entry, source), source)
+def _load_catalogue_entry(entry: Traversable, source: str, resolve: Resolver) -> LoadedDefinition:
+    loaded = load_text(_read(entry, source), source, resolve=resolve)
     stem = entry.name.removesuffix(".yaml")
     expected = {loaded.definition.id, f"{loaded.definition.id}@{loaded.definition.version}"}
     if stem not in expected:
@@ -338,9 +411,9 @@ def list_definitions(root: Traversable | None = None) -> list[LoadedDefinition]:
     """
     loaded: list[LoadedDefinition] = []
     problems: list[Problem] = []
-    for entry, source in _catalogue_files(root):
+    for entry, source, resolve in _catalogue_files(root):
         try:
-            loaded.append(_load_catalogue_entry(entry, source))
+            loaded.append(_load_catalogue_entry(entry, source, resolve))
         except DefinitionError as err:
             problems.extend(err.problems)
     if problems:
@@ -354,7 +427,10 @@ def load_definition(
     """A catalogue definition by id and version (newest if None); LookupError if absent."""
     candidates = [
         d
-        for d in (_load_catalogue_entry(e, src) for e, src in _catalogue_files(root, definition_id))
+        for d in (
+            _load_catalogue_entry(e, src, resolve)
+            for e, src, resolve in _catalogue_files(root, definition_id)
+        )
         if version is None or d.definition.version == version
     ]
     if not candidates:

@@ -49,6 +49,7 @@ from typing import Annotated, Any, Literal, Self
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from definitions import calendar
+from definitions.outreach import Outreach
 
 __all__ = [
     "END",
@@ -323,6 +324,9 @@ class InvitationSettings(_Model):
     panel_size: IntOrRef | None = None
     strata: list[str] = Field(default_factory=list)  # e.g. age, gender, district, milieu
     invitations: IntOrRef | None = None  # letters sent for a lottery
+    outreach: Outreach | None = None
+    """Target shares per group: registrations are compared with them while the phase runs
+    (see `definitions.outreach`); a lottery takes its quotas from them."""
 
 
 class HearingSettings(_Model):

@@ -8,7 +8,10 @@
 - graph (the engine's rules, see `definitions.schema`): missing start, unreachable phase, no
   path to the end, loop with no exit, transitions after an unconditional one;
 - law: a hearing period shorter than the minimum its legal basis states (`LEGAL_MINIMA`, e.g.
-  BauGB §3(2) and §4(2): 30 days). Shortened repeat periods (§4a(3)) are not held to it.
+  BauGB §3(2) and §4(2): 30 days). Shortened repeat periods (§4a(3)) are not held to it;
+- outreach (`definitions.outreach`): the phase must take registrations, target features must
+  be among the phase's strata (when it names strata), the comparison must fall inside the
+  period, and the second wave's parameters must have the right types.
 
 `check_bound_parameters(definition, bound)` applies the legal minimum to the parameter values
 of a start request (pure; the engine may call it from workflow code).
@@ -22,6 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
+from definitions.outreach import SecondWave
 from definitions.problems import Problem, SourceMap
 from definitions.schema import (
     END,
@@ -102,6 +106,8 @@ def _duration_fields(phase: Phase, base: Path) -> Iterator[tuple[Path, str]]:
         yield (*base, "settings", "due_within"), phase.settings.due_within
     if isinstance(phase, ReviewPhase):
         yield (*base, "settings", "interval"), phase.settings.interval
+    if isinstance(phase, InvitationPhase) and phase.settings.outreach is not None:
+        yield (*base, "settings", "outreach", "check_after"), phase.settings.outreach.check_after
 
 
 def _int_fields(phase: Phase, base: Path) -> Iterator[tuple[Path, int | str]]:
@@ -115,6 +121,24 @@ def _int_fields(phase: Phase, base: Path) -> Iterator[tuple[Path, int | str]]:
             yield (*base, "settings", name), value
     if phase.accepts.votes is not None and phase.accepts.votes.points_per_voter is not None:
         yield (*base, "accepts", "votes", "points_per_voter"), phase.accepts.votes.points_per_voter
+    wave = _second_wave(phase)
+    if wave is not None:
+        yield (*base, "settings", "outreach", "second_wave", "letters"), wave.letters
+
+
+def _second_wave(phase: Phase) -> SecondWave | None:
+    if isinstance(phase, InvitationPhase) and phase.settings.outreach is not None:
+        return phase.settings.outreach.second_wave
+    return None
+
+
+def _string_fields(phase: Phase, base: Path) -> Iterator[tuple[Path, int | str]]:
+    wave = _second_wave(phase)
+    if wave is not None:
+        yield (
+            (*base, "settings", "outreach", "second_wave", "register_extract"),
+            (wave.register_extract),
+        )
 
 
 @dataclass(frozen=True)
@@ -214,6 +238,7 @@ class _Checker:
             typed: list[tuple[Path, int | str, str]]
             typed = [(p, v, "duration") for p, v in _duration_fields(phase, base)]
             typed += [(p, v, "integer") for p, v in _int_fields(phase, base)]
+            typed += [(p, v, "string") for p, v in _string_fields(phase, base)]
             for path, value, wanted in typed:
                 match = PARAM_REF.match(value) if isinstance(value, str) else None
                 param = self.params.get(match.group(1)) if match else None
@@ -267,6 +292,36 @@ class _Checker:
                 self.add((*path, "when"), f"{tr.when} can only hold in a {types} phase")
             if tr.round == "next" and isinstance(phase, InvitationPhase) and tr.to == phase.id:
                 self.add((*path, "round"), "an invitation cannot start its own next round")
+
+    def outreach(self, i: int, phase: Phase) -> None:
+        """Outreach compares registrations with targets inside the phase's period."""
+        if not isinstance(phase, InvitationPhase) or phase.settings.outreach is None:
+            return
+        outreach = phase.settings.outreach
+        base: Path = ("phases", i, "settings", "outreach")
+        if not phase.accepts.registrations:
+            msg = "outreach compares registrations: the phase needs accepts.registrations: true"
+            self.add(base, msg)
+        strata = phase.settings.strata
+        for feature in outreach.targets:
+            if strata and feature not in strata:
+                msg = f"feature {feature!r} is not one of the phase's strata ({', '.join(strata)})"
+                self.add((*base, "targets", feature), msg)
+        if phase.period is None:
+            self.add((*base, "check_after"), "check_after needs a period in this phase")
+            return
+        defaults = {p.name: p.default for p in self.d.parameters}
+        try:
+            shortest = resolve_duration(phase.period.duration, defaults).guaranteed_days()
+            after = resolve_duration(outreach.check_after, defaults).guaranteed_days()
+        except ValueError:
+            return  # reported by the parameter checks
+        if after >= shortest:
+            msg = (
+                f"check_after {outreach.check_after} is not within the period "
+                f"{phase.period.duration} (at least {shortest} days): registration would be over"
+            )
+            self.add((*base, "check_after"), msg)
 
     def graph(self) -> None:
         edges: dict[str, list[str]] = {}
@@ -340,6 +395,7 @@ def check(
     checker.parameters()
     for i, phase in enumerate(definition.phases):
         checker.phase_refs(i, phase)
+        checker.outreach(i, phase)
     if partial is None:
         checker.graph()
     checker.legal()

@@ -25,4 +25,4 @@ def test_lazy_names_resolve_and_unknown_names_fail() -> None:
     assert selection.select_panel.__module__ == "activities.selection.select"
     assert selection.Quotas.__name__ == "Quotas"
     with pytest.raises(AttributeError, match="no_such_name"):
-        _ = selection.no_such_name  # type: ignore[attr-defined]
+        _ = selection.no_such_name
