@@ -27,7 +27,8 @@ with workflow.unsafe.imports_passed_through():
     import workflows.messages as m
     import workflows.rules as rules
     from activities.records import NotificationRequest, ProcedureRecord, stable_id
-    from definitions.schema import END, Definition, bind_parameters
+    from definitions.schema import END, PARAM_REF, Definition, bind_parameters
+    from definitions.validate import check_bound_parameters
     from workflows.admin import AdminHandlers
     from workflows.intake import IntakeHandlers
     from workflows.participation import ParticipationHandlers
@@ -52,6 +53,18 @@ def _parameter_problems(defn: Definition, given: dict[str, Any], err: ValueError
             text = str(one)
             problems.append(text if name in text else f"{name}: {text}")
     return "; ".join(problems) or str(err)
+
+
+def _legal_problems(defn: Definition, params: dict[str, Any]) -> str:
+    """Hearing periods below the legal minimum, each led by the parameter that set it:
+    `hearing_period: phase hearing: period P21D is shorter than the legal minimum ...`."""
+    problems = check_bound_parameters(defn, params)
+    named = []
+    for phase in defn.phases:
+        mine = [p for p in problems if p.startswith(f"phase {phase.id}:")]
+        ref = PARAM_REF.match(phase.period.duration) if phase.period is not None else None
+        named.extend(f"{ref.group(1)}: {p}" if ref else p for p in mine)
+    return "; ".join(named or problems)
 
 
 @workflow.defn(name="Procedure")
@@ -137,6 +150,11 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
             params = bind_parameters(defn, start.parameters)
         except ValueError as err:
             raise _fail("parameters", _parameter_problems(defn, start.parameters, err)) from err
+        # A parameter must not shorten a hearing below its legal minimum (BauGB §3(2), §4(2)).
+        if workflow.patched("check-bound-parameters") and (
+            problems := _legal_problems(defn, params)
+        ):
+            raise _fail("parameters", problems)
         self.defn = defn
         self.state = ProcedureState(
             procedure_id=wf_id,
