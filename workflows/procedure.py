@@ -59,7 +59,7 @@ def _legal_problems(defn: Definition, params: dict[str, Any]) -> str:
     """Hearing periods below the legal minimum, each led by the parameter that set it:
     `hearing_period: phase hearing: period P21D is shorter than the legal minimum ...`."""
     problems = check_bound_parameters(defn, params)
-    named = []
+    named: list[str] = []
     for phase in defn.phases:
         mine = [p for p in problems if p.startswith(f"phase {phase.id}:")]
         ref = PARAM_REF.match(phase.period.duration) if phase.period is not None else None
