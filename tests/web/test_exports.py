@@ -23,6 +23,7 @@ import pytest
 from activities.records import stable_id
 from tests.web.site import MANNHEIM, PERSONAL, SeededSite, seed_site, site_client
 from worker.commands.schema import render
+from worker.web import readmodel
 from worker.web.exports import DATASETS, SCHEMA_DIR, OpenDataSettings, open_data_schemas
 from worker.web.readmodel import today_in_berlin
 
@@ -255,3 +256,29 @@ def test_docs_list_every_field_in_order() -> None:
         section = text.split(f"### `{name}`", 1)[1].split("###", 1)[0]
         documented = re.findall(r"^\| \d+ \| `([a-z_]+)` \|", section, re.M)
         assert documented == [c.name for c in dataset.columns], name
+
+
+async def test_exports_agree_with_the_pages_read_model(
+    client: httpx.AsyncClient, db_pool: asyncpg.Pool, site: SeededSite
+) -> None:
+    """Exports read by key with their own queries; they must say what the pages say."""
+    exported = (await client.get("/open-data/procedures.json")).json()["items"]
+    assert [i["procedure_id"] for i in exported] == sorted(p.procedure_id for p in site.procedures)
+    page = await readmodel.list_procedures(db_pool)
+    for summary in page.items:
+        item = next(i for i in exported if i["procedure_id"] == summary.procedure_id)
+        assert item["kind"] == summary.kind
+        assert item["state"] == summary.state
+        assert item["phase_id"] == summary.phase_id
+        assert item["phase_type"] == summary.phase_type
+        assert item["round"] == summary.round
+        assert item["period_end"] == (summary.period_end and summary.period_end.isoformat())
+        assert item["definition_title"] == (
+            summary.definition_title and summary.definition_title.de
+        )
+        assert item["phase_title"] == (summary.phase_title and summary.phase_title.de)
+    commitments = (await client.get("/open-data/commitments.json")).json()["items"]
+    tracker = await readmodel.list_commitments(db_pool, today=today_in_berlin())
+    assert {
+        (c["commitment_id"], c["public_status"], c["progress_percent"]) for c in commitments
+    } == {(c.commitment_id, c.public_status, c.progress_percent) for c in tracker.items}

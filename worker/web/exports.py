@@ -251,7 +251,7 @@ DATASETS: dict[str, Dataset] = {
     for d in (
         Dataset(
             name="procedures",
-            description="Every procedure with its current (or last) phase and deadline.",
+            description="Every procedure with its current (or last) phase and deadline, by id.",
             columns=(
                 _PROCEDURE_ID,
                 _c("title", "string", "Title of the procedure."),

@@ -15,8 +15,8 @@ from typing import Any
 from urllib.parse import quote
 
 from worker.web import catalogue, readmodel
-from worker.web.models import CommitmentFilters, Localized, ProcedureFilters, RecentItem
-from worker.web.phases import role_title
+from worker.web.models import Localized, RecentItem
+from worker.web.phases import localized, role_title
 from worker.web.readmodel import Db
 
 __all__ = [
@@ -179,30 +179,54 @@ def _text(value: Localized | None, lang: str) -> str | None:
 
 
 async def procedure_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
-    """One flat record per procedure (newest first), fields as `exports.DATASETS` names."""
-    filters = ProcedureFilters(municipality=q.municipality)
-    async for s in readmodel.iter_procedures(db, filters):
-        if q.procedure_id is not None and s.procedure_id != q.procedure_id:
-            continue
-        yield {
-            "procedure_id": s.procedure_id,
-            "title": s.title,
-            "municipality": s.municipality,
-            "land": s.land,
-            "kind": s.kind,
-            "definition_id": s.definition_id,
-            "definition_version": s.definition_version,
-            "definition_title": _text(s.definition_title, q.lang),
-            "started_at": s.started_at,
-            "state": s.state,
-            "phase_id": s.phase_id,
-            "phase_type": s.phase_type,
-            "phase_title": _text(s.phase_title, q.lang),
-            "round": s.round,
-            "period_start": s.period_start,
-            "period_end": s.period_end,
-            "url": procedure_url(q.site_url, s.procedure_id),
-        }
+    """One flat record per procedure, by procedure id, fields as `exports.DATASETS` names.
+
+    The same values as `readmodel.list_procedures` (a test compares them), read by key.
+    """
+    last = ""
+    while True:
+        rows = await db.fetch(
+            "SELECT p.procedure_id, p.title, p.municipality, p.land, p.definition_id, "
+            "p.definition_version, p.started_at, coalesce(s.state, 'running') AS state, "
+            "s.phase_id, s.phase_type, s.round, s.period_start, s.period_end "
+            "FROM procedures p LEFT JOIN public_procedure_status s USING (procedure_id) "
+            "WHERE p.procedure_id > $1 AND ($2::text IS NULL OR p.municipality = $2) "
+            "AND ($3::text IS NULL OR p.procedure_id = $3) "
+            "ORDER BY p.procedure_id LIMIT $4",
+            last,
+            q.municipality,
+            q.procedure_id,
+            EXPORT_BATCH,
+        )
+        for r in rows:
+            defn = catalogue.definition(r["definition_id"], r["definition_version"])
+            phase_title = None
+            if defn is not None and r["phase_id"] is not None:
+                phase_title = next(
+                    (localized(p.title) for p in defn.phases if p.id == r["phase_id"]), None
+                )
+            yield {
+                "procedure_id": r["procedure_id"],
+                "title": r["title"],
+                "municipality": r["municipality"],
+                "land": r["land"],
+                "kind": defn.kind if defn is not None else r["definition_id"],
+                "definition_id": r["definition_id"],
+                "definition_version": r["definition_version"],
+                "definition_title": _text(localized(defn.title), q.lang) if defn else None,
+                "started_at": r["started_at"],
+                "state": r["state"],
+                "phase_id": r["phase_id"],
+                "phase_type": r["phase_type"],
+                "phase_title": _text(phase_title, q.lang),
+                "round": r["round"],
+                "period_start": r["period_start"],
+                "period_end": r["period_end"],
+                "url": procedure_url(q.site_url, r["procedure_id"]),
+            }
+        if len(rows) < EXPORT_BATCH:
+            return
+        last = rows[-1]["procedure_id"]
 
 
 async def decision_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
@@ -225,28 +249,64 @@ async def decision_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, An
         }
 
 
+# The tracker's rule (worker.web.commitments): done and dropped as reported; overdue when a
+# report said so or the due date (a Berlin date, $1) has passed; else on track.
+_PUBLIC_STATUS = (
+    "CASE WHEN c.status IN ('done', 'dropped') THEN c.status "
+    "WHEN c.status = 'overdue' OR c.due_date < $1 THEN 'overdue' ELSE 'on_track' END"
+)
+
+
 async def commitment_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, Any]]:
-    """One flat record per commitment (soonest due first), with its newest progress."""
-    filters = CommitmentFilters(municipality=q.municipality, procedure_id=q.procedure_id)
+    """One flat record per commitment, by procedure id and commitment id, with its newest
+    progress. The same values as the commitments tracker (a test compares them), read by key."""
     today = q.today or readmodel.today_in_berlin()
-    async for c in readmodel.iter_commitments(db, filters, today=today):
-        yield {
-            "procedure_id": c.procedure_id,
-            "procedure_title": c.procedure_title,
-            "municipality": c.municipality,
-            "commitment_id": c.commitment_id,
-            "phase_id": c.phase_id,
-            "owner_role": c.owner_role,
-            "owner_role_title": _text(c.owner_role_title, q.lang),
-            "owner_organisation": c.owner_organisation,
-            "title": c.title,
-            "measurable_aim": c.measurable_aim,
-            "due_date": c.due_date,
-            "status": c.status,
-            "public_status": c.public_status,
-            "progress_percent": c.progress_percent,
-            "last_report_at": c.reports[-1].reported_at if c.reports else None,
-            "status_changed_at": c.status_changed_at,
-            "created_at": c.created_at,
-            "url": f"{procedure_url(q.site_url, c.procedure_id)}#commitment-{c.commitment_id}",
-        }
+    last = ("", "")
+    while True:
+        rows = await db.fetch(
+            "SELECT c.procedure_id, c.commitment_id, c.phase_id, c.owner_role, "
+            "c.owner_organisation, c.title, c.measurable_aim, c.due_date, c.status, "
+            f"c.status_changed_at, c.created_at, {_PUBLIC_STATUS} AS public_status, "
+            "p.title AS procedure_title, p.municipality, p.definition_id, "
+            "p.definition_version, r.progress_percent, r.reported_at "
+            "FROM commitments c JOIN procedures p USING (procedure_id) "
+            "LEFT JOIN LATERAL (SELECT progress_percent, reported_at FROM progress_reports r "
+            "  WHERE r.procedure_id = c.procedure_id AND r.commitment_id = c.commitment_id "
+            "  ORDER BY r.reported_at DESC, r.report_id DESC LIMIT 1) r ON true "
+            "WHERE (c.procedure_id, c.commitment_id) > ($2, $3) "
+            "AND ($4::text IS NULL OR p.municipality = $4) "
+            "AND ($5::text IS NULL OR c.procedure_id = $5) "
+            "ORDER BY c.procedure_id, c.commitment_id LIMIT $6",
+            today,
+            last[0],
+            last[1],
+            q.municipality,
+            q.procedure_id,
+            EXPORT_BATCH,
+        )
+        for r in rows:
+            defn = catalogue.definition(r["definition_id"], r["definition_version"])
+            pid, cid = r["procedure_id"], r["commitment_id"]
+            yield {
+                "procedure_id": pid,
+                "procedure_title": r["procedure_title"],
+                "municipality": r["municipality"],
+                "commitment_id": cid,
+                "phase_id": r["phase_id"],
+                "owner_role": r["owner_role"],
+                "owner_role_title": _text(role_title(defn, r["owner_role"]), q.lang),
+                "owner_organisation": r["owner_organisation"],
+                "title": r["title"],
+                "measurable_aim": r["measurable_aim"],
+                "due_date": r["due_date"],
+                "status": r["status"],
+                "public_status": r["public_status"],
+                "progress_percent": r["progress_percent"],
+                "last_report_at": r["reported_at"],
+                "status_changed_at": r["status_changed_at"],
+                "created_at": r["created_at"],
+                "url": f"{procedure_url(q.site_url, pid)}#commitment-{cid}",
+            }
+        if len(rows) < EXPORT_BATCH:
+            return
+        last = (rows[-1]["procedure_id"], rows[-1]["commitment_id"])
