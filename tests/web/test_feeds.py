@@ -223,3 +223,36 @@ async def test_nothing_personal_in_any_feed(client: httpx.AsyncClient, site: See
         assert response.status_code == 200
         for secret in (*PERSONAL, *participant_ids, "Frischluftschneise", "Ferien"):
             assert secret not in response.text, (path, secret)
+
+
+async def test_a_cancelled_procedure_cancels_its_open_deadline(
+    client: httpx.AsyncClient, site: SeededSite
+) -> None:
+    p = site.bahnstadt
+    path = f"/procedures/{p.procedure_id}/deadlines.ics"
+    before = _by_category(await _calendar(client, path))
+    cancelled_at = datetime.now(UTC).replace(microsecond=0)
+    await site.seeder.event(
+        p.procedure_id, "procedure.cancelled", {"reason": "Planung eingestellt"}, at=cancelled_at
+    )
+    after = _by_category(await _calendar(client, path))
+    hearing = after["hearing"]
+    assert str(hearing["UID"]) == str(before["hearing"]["UID"])
+    assert str(hearing["STATUS"]) == "CANCELLED"
+    assert int(hearing["SEQUENCE"]) == int(before["hearing"]["SEQUENCE"]) + 1
+    assert hearing.decoded("DTSTAMP") == cancelled_at
+    assert str(after["invitation"]["STATUS"]) == "CONFIRMED"  # it had passed already
+    municipal = await _calendar(client, f"/municipalities/{HEIDELBERG}/deadlines.ics")
+    statuses = {str(e["UID"]): str(e["STATUS"]) for e in _events(municipal)}
+    assert statuses[str(hearing["UID"])] == "CANCELLED"
+
+
+async def test_feeds_use_the_configured_municipality_names(
+    db_pool: asyncpg.Pool, site: SeededSite
+) -> None:
+    names = {HEIDELBERG: "Heidelberg", MANNHEIM: "Mannheim"}
+    async with site_client(db_pool, municipality_names=names) as http:
+        calendar = await _calendar(http, f"/municipalities/{HEIDELBERG}/deadlines.ics")
+        feed = _atom(await http.get(f"/feeds/atom.xml?municipality={MANNHEIM}"))
+    assert str(calendar["X-WR-CALNAME"]) == "Fristen: Heidelberg"
+    assert feed.findtext(f"{ATOM}title") == "Neue Verfahren und Beschlüsse in Mannheim"

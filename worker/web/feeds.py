@@ -16,8 +16,8 @@ Nothing personal is in either: the types they render (`worker.web.models`) carry
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
 import icalendar
@@ -42,6 +42,7 @@ from worker.web.exports import (
 )
 from worker.web.models import Deadline, RecentItem
 from worker.web.readmodel_feeds import procedure_url
+from worker.web.settings import WebSettings
 
 __all__ = [
     "ATOM_LIMIT",
@@ -105,6 +106,8 @@ class CalendarOptions:
     lang: str = "de"
     alarm_days: int | None = None  # VALARM this many days before the last day
     site_url: str = "/"  # absolute base URL of the site, ends with "/"
+    cancelled: Mapping[tuple[str, int], datetime] = field(default_factory=dict)
+    """(procedure id, seq) -> time of cancellation: those events become STATUS:CANCELLED."""
 
 
 def deadline_uid(deadline: Deadline) -> str:
@@ -154,8 +157,10 @@ def deadline_calendar(deadlines: Sequence[Deadline], options: CalendarOptions) -
         summary = _summary(deadline, lang)
         event = icalendar.Event()
         event.add("uid", deadline_uid(deadline))
-        event.add("sequence", deadline.extensions)
-        stamp = deadline.updated_at.astimezone(UTC)
+        cancelled_at = options.cancelled.get((deadline.procedure_id, deadline.seq))
+        revisions = deadline.extensions + (1 if cancelled_at is not None else 0)
+        event.add("sequence", revisions)
+        stamp = max(deadline.updated_at, cancelled_at or deadline.updated_at).astimezone(UTC)
         event.add("dtstamp", stamp)
         event.add("last-modified", stamp)
         event.add("dtstart", deadline.period_end)
@@ -164,7 +169,7 @@ def deadline_calendar(deadlines: Sequence[Deadline], options: CalendarOptions) -
         event.add("description", _description(deadline, lang, url))
         event.add("url", url)
         event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
-        event.add("status", "CONFIRMED")
+        event.add("status", "CONFIRMED" if cancelled_at is None else "CANCELLED")
         event.add("categories", [deadline.phase_type])
         if options.alarm_days is not None:
             alarm = icalendar.Alarm()
@@ -182,7 +187,8 @@ class AtomOptions:
     feed_url: str  # absolute URL of this document (rel=self)
     site_url: str  # absolute base URL of the site, ends with "/"
     lang: str = "de"
-    municipality: str | None = None
+    municipality: str | None = None  # AGS key of a municipality's feed
+    municipality_name: str | None = None  # its display name
 
 
 def _entry_id(item: RecentItem) -> str:
@@ -195,7 +201,7 @@ def atom_feed(items: Sequence[RecentItem], options: AtomOptions, licence: Licenc
     fg = FeedGenerator()
     fg.id(f"urn:uuid:{stable_id('atom', options.municipality or '*', options.lang)}")
     if options.municipality:
-        fg.title(text["feed_in"].format(ags=options.municipality))
+        fg.title(text["feed_in"].format(ags=options.municipality_name or options.municipality))
     else:
         fg.title(text["feed"])
     fg.link(href=options.feed_url, rel="self", type="application/atom+xml")
@@ -267,6 +273,14 @@ def _calendar_response(body: bytes, filename: str) -> Response:
     )
 
 
+def _municipality_name(request: Request, ags: str) -> str:
+    """The configured display name (`CIVICFLOW_WEB_MUNICIPALITY_NAMES`), else the AGS key."""
+    settings = getattr(request.app.state, "settings", None)
+    if isinstance(settings, WebSettings):
+        return settings.municipality_name(ags)
+    return ags
+
+
 async def procedure_calendar(request: Request) -> Response:
     try:
         check_known(request, {"lang", "alarm_days"})
@@ -279,7 +293,10 @@ async def procedure_calendar(request: Request) -> Response:
     if title is None:
         return not_found(request, f"no procedure {procedure_id!r}")
     deadlines = await readmodel.list_deadlines(pool, procedure_id=procedure_id)
-    options = CalendarOptions(name=title, lang=lang, alarm_days=alarm, site_url=site_url(request))
+    cancelled = await readmodel_feeds.cancelled_deadlines(pool, procedure_id=procedure_id)
+    options = CalendarOptions(
+        name=title, lang=lang, alarm_days=alarm, site_url=site_url(request), cancelled=cancelled
+    )
     return _calendar_response(deadline_calendar(deadlines, options), "deadlines.ics")
 
 
@@ -290,8 +307,16 @@ async def municipality_calendar(request: Request) -> Response:
         ags = municipality_param(request.path_params["ags"], "ags")
     except BadParameterError as err:
         return bad_request(request, err)
-    deadlines = await readmodel.list_deadlines(pool_of(request), municipality=ags, since=since)
-    options = CalendarOptions(name=ags, lang=lang, alarm_days=alarm, site_url=site_url(request))
+    pool = pool_of(request)
+    deadlines = await readmodel.list_deadlines(pool, municipality=ags, since=since)
+    cancelled = await readmodel_feeds.cancelled_deadlines(pool, municipality=ags)
+    options = CalendarOptions(
+        name=_municipality_name(request, ags),
+        lang=lang,
+        alarm_days=alarm,
+        site_url=site_url(request),
+        cancelled=cancelled,
+    )
     return _calendar_response(deadline_calendar(deadlines, options), f"deadlines-{ags}.ics")
 
 
@@ -307,7 +332,11 @@ async def atom(request: Request) -> Response:
         pool_of(request), municipality=ags, limit=ATOM_LIMIT
     )
     options = AtomOptions(
-        feed_url=str(request.url), site_url=site_url(request), lang=lang, municipality=ags
+        feed_url=str(request.url),
+        site_url=site_url(request),
+        lang=lang,
+        municipality=ags,
+        municipality_name=_municipality_name(request, ags) if ags else None,
     )
     body = atom_feed(items, options, licence_of(request))
     return Response(body, media_type=ATOM_TYPE, headers={"Cache-Control": "public, max-age=300"})

@@ -23,6 +23,7 @@ __all__ = [
     "EXPORT_BATCH",
     "ExportQuery",
     "PublicDecision",
+    "cancelled_deadlines",
     "commitment_records",
     "decision_records",
     "iter_decisions",
@@ -310,3 +311,20 @@ async def commitment_records(db: Db, q: ExportQuery) -> AsyncIterator[dict[str, 
         if len(rows) < EXPORT_BATCH:
             return
         last = (rows[-1]["procedure_id"], rows[-1]["commitment_id"])
+
+
+async def cancelled_deadlines(
+    db: Db, *, procedure_id: str | None = None, municipality: str | None = None
+) -> dict[tuple[str, int], datetime]:
+    """(procedure id, phase-visit seq) -> when the procedure was cancelled, for the phase
+    visits whose deadline was still ahead then: that deadline no longer holds."""
+    rows = await db.fetch(
+        "SELECT v.procedure_id, v.seq, v.ended_at FROM public_phase_periods v "
+        "JOIN procedures p USING (procedure_id) "
+        "WHERE v.end_reason = 'cancelled' AND v.period_end IS NOT NULL "
+        "AND ($1::text IS NULL OR v.procedure_id = $1) "
+        "AND ($2::text IS NULL OR p.municipality = $2)",
+        procedure_id,
+        municipality,
+    )
+    return {(r["procedure_id"], r["seq"]): r["ended_at"] for r in rows}
