@@ -14,14 +14,23 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import EngineBase, parse_payload, reject
     from workflows.errors import Rejected
 
-__all__ = ["PATCH_EVENT_BEFORE_WAKE", "AdminHandlers"]
+__all__ = ["PATCH_ADVANCE_BEFORE_ENTRY", "PATCH_EVENT_BEFORE_WAKE", "AdminHandlers"]
 
 PATCH_EVENT_BEFORE_WAKE = "admin-event-before-wake"
 """Patch id: remove the old branch once no procedure started before it is running."""
 
+PATCH_ADVANCE_BEFORE_ENTRY = "advance-before-entry"
+"""Patch id: an advance received before its phase was entered is kept (was: lost on entry)."""
+
 
 class AdminHandlers(EngineBase):
     """Updates for administrators; each needs a role of the definition."""
+
+    advance_on_entry: str | None = None
+    """An advance acknowledged before its phase was entered (during the start, or while a
+    transition is written), with its outcome ("" for none). The phase entry applies it to
+    the visit the receipt named instead of resetting it. Run-local on purpose: a run never
+    continues as new between a transition and the next phase's entry."""
 
     # ================================================================== administration
 
@@ -74,6 +83,8 @@ class AdminHandlers(EngineBase):
         st.remember_key("admin", data.idempotency_key)
         receipt = self._receipt(self.next_id("admin"), data)
         if wants == "advance":
+            if not st.phase_entered:
+                self.advance_on_entry = data.outcome or ""
             st.advance_requested = True
             if data.outcome:
                 st.decision = data.outcome

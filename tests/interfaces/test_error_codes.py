@@ -14,7 +14,12 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from temporalio.client import WorkflowExecutionStatus, WorkflowUpdateStage
+from temporalio.client import (
+    WithStartWorkflowOperation,
+    WorkflowExecutionStatus,
+    WorkflowUpdateStage,
+)
+from temporalio.common import WorkflowIDConflictPolicy
 
 from tests.interfaces import support
 from tests.interfaces.conftest import Stack
@@ -205,3 +210,28 @@ async def test_procedure_ended(stack: Stack) -> None:
     ]
     assert types.count("statement.received") == 1
     assert types[-2:] == ["procedure.cancel", "procedure.cancelled"]
+
+
+async def test_an_update_sent_with_the_start_waits_instead_of_procedure_not_ready(
+    stack: Stack,
+) -> None:
+    """PROCEDURE_NOT_READY is reserved: an update in the very first workflow task (sent with
+    the start, before the definition is loaded) is held until the procedure is ready."""
+    data = support.fresh("baugb-3-1")
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        "Procedure",
+        data,
+        id=m.procedure_workflow_id(data["municipality"], data["reference"]),
+        task_queue=stack.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    receipt = await stack.client.execute_update_with_start_workflow(
+        "admin_advance",
+        {**ADMIN, "idempotency_key": "a1", "reason": "Bekanntmachung erfolgt"},
+        start_workflow_operation=start,
+        result_type=m.Receipt,
+    )
+    assert (receipt.phase_id, receipt.round) == ("announcement", 1)
+    handle = await start.workflow_handle()
+    await support.wait_phase(handle, "participation")
+    await support.cancel(handle)

@@ -17,7 +17,9 @@ from temporalio import workflow
 
 from definitions.schema import Phase
 from workflows import rules
+from workflows.admin import PATCH_ADVANCE_BEFORE_ENTRY, AdminHandlers
 from workflows.engine import EngineBase
+from workflows.phases import due
 
 __all__ = ["CANCELLED", "CONTINUE", "Hook", "run_phase"]
 
@@ -29,6 +31,17 @@ Hook = Callable[[EngineBase, Phase], Awaitable[None]]
 
 async def _nothing(engine: EngineBase, phase: Phase) -> None:
     return None
+
+
+def _apply_early_advance(engine: EngineBase) -> None:
+    """An advance acknowledged for this visit before it was entered ends it (not reset)."""
+    if not isinstance(engine, AdminHandlers) or engine.advance_on_entry is None:
+        return
+    outcome, engine.advance_on_entry = engine.advance_on_entry, None
+    if workflow.patched(PATCH_ADVANCE_BEFORE_ENTRY):
+        engine.state.advance_requested = True
+        if outcome:
+            engine.state.decision = outcome
 
 
 async def enter(engine: EngineBase, phase: Phase) -> None:
@@ -50,6 +63,7 @@ async def enter(engine: EngineBase, phase: Phase) -> None:
     st.reminders_sent = []
     st.next_anchor = None
     st.phase_entered = True
+    _apply_early_advance(engine)
     engine.publish_visibility()
     await engine.emit(
         "phase.changed",
@@ -79,13 +93,16 @@ async def wait_for_end(engine: EngineBase, phase: Phase) -> str:
         now = workflow.now()
         wake_at = None
         if st.life == "running":
+            if await due.emit_due(engine, now):
+                continue  # the append took time: look again with a fresh clock
+            wake_at = due.next_due(engine)
             reason = rules.end_reason(phase, st, st.params)
             if reason is not None:
                 return reason
             if ends_by_deadline and st.next_deadline is not None:
                 if now >= st.next_deadline:
                     return "deadline"
-                wake_at = st.next_deadline
+                wake_at = st.next_deadline if wake_at is None else min(wake_at, st.next_deadline)
             if st.next_deadline is not None:
                 for days, at in rules.reminder_instants(phase, st.next_deadline):
                     if days in st.reminders_sent:
