@@ -19,6 +19,7 @@ from prometheus_client import CollectorRegistry
 from temporalio.client import WorkflowHandle
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 
 from activities.records import stable_id
 from activities.storage.subscriptions import Subscription, save_subscription
@@ -33,6 +34,7 @@ from worker.run import build_worker
 from worker.telemetry import Metrics, TelemetryInterceptor
 from workflows import messages as m
 from workflows.phases.due import due_instant
+from workflows.procedure import ProcedureWorkflow
 
 pytestmark = pytest.mark.integration
 
@@ -184,3 +186,6 @@ async def _run(env: WorkflowEnvironment, pool: asyncpg.Pool, task_queue: str) ->
         "fällig: Sitzbänke am Platz",
     ]
     await support.cancel(handle)
+    # the due timers are deterministic: the whole history replays
+    replayer = Replayer(workflows=[ProcedureWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(await handle.fetch_history())
