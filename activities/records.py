@@ -81,6 +81,10 @@ class ProcedureRecord(_Record):
     land: str  # ISO 3166-2 subdivision code without "DE-", e.g. "BW"
     started_at: AwareDatetime
     parameters: dict[str, Any] = Field(default_factory=dict)
+    kind: str | None = Field(default=None, min_length=1, max_length=100)
+    """The definition's `kind` (e.g. "bauleitplanung", "buergerrat"), which several
+    definitions share. Optional so that callers built before it existed keep working; stored
+    as NULL (unknown) when absent."""
 
 
 class ParticipantRecord(_Record):

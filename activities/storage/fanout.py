@@ -1,10 +1,11 @@
 """Outbox rows caused by events and notification requests, written in the caller's transaction.
 
 Webhooks: every appended event whose CloudEvents type is in the catalogue goes to each active
-subscription that matches the procedure (kind = definition id, municipality) and the type
-globs. Mail: one row per recipient of a `NotificationRequest`; recipients are participant ids
-(the request's `participant_refs`, else the audience resolved here, see `EVERYONE`), and the
-address is looked up only at delivery, so the outbox never holds personal data.
+subscription that matches the procedure (its definition's kind or its definition id,
+municipality) and the type globs. Mail: one row per recipient of a `NotificationRequest`;
+recipients are participant ids (the request's `participant_refs`, else the audience resolved
+here, see `EVERYONE`), and the address is looked up only at delivery, so the outbox never
+holds personal data.
 Message ids are uuid5 of the cause, so a retried write enqueues nothing new.
 """
 
@@ -55,7 +56,7 @@ async def webhook_messages(
         SELECT s.subscription_id, s.event_types FROM webhook_subscriptions s
         LEFT JOIN procedures p ON p.procedure_id = $1
         WHERE s.active
-          AND (s.procedure_kind IS NULL OR s.procedure_kind = p.definition_id)
+          AND (s.procedure_kind IS NULL OR s.procedure_kind IN (p.kind, p.definition_id))
           AND (s.municipality IS NULL OR s.municipality = p.municipality)
         ORDER BY s.subscription_id
         """,

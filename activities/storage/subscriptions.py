@@ -1,6 +1,7 @@
 """Webhook subscriptions: who receives which events (the secret itself lives outside the DB).
 
-A subscription matches procedures by kind (the definition id) and/or municipality (AGS) and
+A subscription matches procedures by kind (the definition's `kind`, e.g. bauleitplanung, or a
+definition id such as baugb-3-2) and/or municipality (AGS) and
 event types by glob (`de.civicflow.statement.*`). `secret_ref` names the secret the worker
 resolves at delivery (by default the environment variable `CIVICFLOW_WEBHOOK_SECRET_<REF>`),
 so neither the database nor the repository ever holds it.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import asyncpg
 
@@ -37,19 +38,36 @@ class ProcedureReport:
         return self.chain.ok and not self.record_problems
 
 
-Anchor = tuple[int, str, str | None]
-"""(seq of the anchoring event, digest, digest form: `STATEMENT_ROW_FORM` or None)."""
+class _Anchor(NamedTuple):
+    """What the chain recorded about one record."""
+
+    seq: int  # of the anchoring event
+    digest: str
+    form: str | None = None  # digest form of a statement: `STATEMENT_ROW_FORM` or None
+    kind: str | None = None  # a procedure's kind, in events written since it was recorded
 
 
-def _row_digest(table: str, row: asyncpg.Record, form: str | None) -> str:
-    if form == STATEMENT_ROW_FORM:
-        return statement_row_digest([row[column] for column in STATEMENT_COLUMNS])
-    return digest_of(table, row_values(table, row))
+def _row_problem(table: str, record_id: str, row: asyncpg.Record, anchor: _Anchor) -> str | None:
+    if anchor.form == STATEMENT_ROW_FORM:
+        digest = statement_row_digest([row[column] for column in STATEMENT_COLUMNS])
+    else:
+        digest = digest_of(table, row_values(table, row))
+    if digest != anchor.digest:
+        return (
+            f"{table} {record_id}: stored fields differ from the digest recorded in event seq "
+            f"{anchor.seq} (the row was altered)"
+        )
+    if table == "procedures" and anchor.kind is not None and row["kind"] != anchor.kind:
+        return (
+            f"procedures {record_id}: kind {row['kind']!r} differs from {anchor.kind!r} "
+            f"recorded in event seq {anchor.seq} (the row was altered)"
+        )
+    return None
 
 
-async def _anchored(conn: asyncpg.Connection, procedure_id: str) -> dict[str, dict[str, Anchor]]:
+async def _anchored(conn: asyncpg.Connection, procedure_id: str) -> dict[str, dict[str, _Anchor]]:
     """table -> record id -> its anchor, from the chain."""
-    anchored: dict[str, dict[str, Anchor]] = {t: {} for t in RECORD_FIELDS}
+    anchored: dict[str, dict[str, _Anchor]] = {t: {} for t in RECORD_FIELDS}
     rows = await conn.fetch(
         "SELECT seq, event_type, payload FROM events "
         "WHERE procedure_id = $1 AND event_type = ANY($2::text[]) ORDER BY seq",
@@ -62,9 +80,10 @@ async def _anchored(conn: asyncpg.Connection, procedure_id: str) -> dict[str, di
         if table == "statements":
             form = data.get("digest_form")
             for statement_id, digest in data["statements"]:
-                anchored[table][statement_id] = (row["seq"], digest, form)
+                anchored[table][statement_id] = _Anchor(row["seq"], digest, form)
         else:
-            anchored[table][str(data[_KEY_OF_TABLE[table]])] = (row["seq"], data["digest"], None)
+            anchor = _Anchor(row["seq"], data["digest"], kind=data.get("kind"))
+            anchored[table][str(data[_KEY_OF_TABLE[table]])] = anchor
     return anchored
 
 
@@ -95,14 +114,11 @@ async def verify_procedure(
                 anchor = expected.get(record_id)
                 if anchor is None:
                     problems.append(f"{table} {record_id}: not anchored in the audit chain")
-                elif _row_digest(table, row, anchor[2]) != anchor[1]:
-                    problems.append(
-                        f"{table} {record_id}: stored fields differ from the digest recorded "
-                        f"in event seq {anchor[0]} (the row was altered)"
-                    )
+                elif (problem := _row_problem(table, record_id, row, anchor)) is not None:
+                    problems.append(problem)
             for record_id in sorted(set(expected) - seen):
                 problems.append(
-                    f"{table} {record_id}: recorded in event seq {expected[record_id][0]} "
+                    f"{table} {record_id}: recorded in event seq {expected[record_id].seq} "
                     "but missing from the table"
                 )
     return ProcedureReport(chain, problems[:max_problems], checked)

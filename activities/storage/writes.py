@@ -167,6 +167,10 @@ async def record_procedure(conn: asyncpg.Connection, record: ProcedureRecord) ->
         "definition_hash": record.definition_hash,
         "municipality": record.municipality,
     }
+    if record.kind is not None:
+        # Hashed in the chain with the event; not part of the record digest, which rows
+        # recorded before the column existed were anchored without (`verify` checks both).
+        extra["kind"] = record.kind
     return await _insert_once(
         conn, "procedures", record.procedure_id, values, record.started_at, extra
     )
