@@ -8,12 +8,14 @@ way a Temporal sample would write it, so the ratio civicflow / bare is what civi
   keeps only a count and the keys of this run, and continues as new when the server suggests
   it or before Temporal's 2,000 updates per run (scenarios 2 and 3).
 - `BareSleeper` runs one activity, sleeps on one durable timer, runs it again (scenario 4).
+- `BareDeadline` does the same but sleeps until a given instant, so many of them wake at the
+  same moment (scenario 4, deadlines firing together).
 """
 
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import activity, workflow
 
@@ -27,6 +29,7 @@ __all__ = [
     "BARE_WORKFLOWS",
     "BareActivities",
     "BareBatch",
+    "BareDeadline",
     "BareIntake",
     "BareIntakeState",
     "BareItem",
@@ -147,4 +150,24 @@ class BareSleeper:
         return result
 
 
-BARE_WORKFLOWS: tuple[type, ...] = (BareStart, BareIntake, BareSleeper)
+@workflow.defn(name="BareDeadline")
+class BareDeadline:
+    @workflow.run
+    async def run(self, until: datetime) -> str:
+        # one activity on entering the "phase", a timer to the shared deadline, one on leaving
+        await _touch()
+        await workflow.sleep(max(until - workflow.now(), timedelta(0)))
+        return await _touch()
+
+
+async def _touch() -> str:
+    result: str = await workflow.execute_activity(
+        "bare_touch",
+        workflow.info().workflow_id,
+        start_to_close_timeout=timedelta(seconds=60),
+        result_type=str,
+    )
+    return result
+
+
+BARE_WORKFLOWS: tuple[type, ...] = (BareStart, BareIntake, BareSleeper, BareDeadline)

@@ -27,6 +27,7 @@ from typing import Any
 
 import asyncpg
 import structlog
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.runtime import LoggingConfig, Runtime, TelemetryConfig, TelemetryFilter
@@ -268,18 +269,17 @@ def _quiet_runtime() -> Runtime:
 
 @contextlib.asynccontextmanager
 async def bench_env(
-    database_url: str, *, server_log_level: str = "never"
+    database_url: str, *, server_log_level: str = "never", time_skipping: bool = False
 ) -> AsyncIterator[BenchEnv]:
+    """The environment of one benchmark run (see the module docstring).
+
+    `time_skipping`: Temporal's time-skipping test server instead of the dev server, for
+    scenarios that must move a clock (deadlines weeks ahead firing together); its client
+    skips time while it waits for a workflow result and on `env.sleep`.
+    """
     schema = f"bench_{uuid.uuid4().hex[:12]}"
     with _quiet_logs(), bytecode_cache() as child_env:
-        env = await WorkflowEnvironment.start_local(
-            data_converter=pydantic_data_converter,
-            dev_server_existing_path=str(binaries.temporal_cli()),
-            search_attributes=ALL_SEARCH_ATTRIBUTES,
-            dev_server_log_level=server_log_level,
-            ip="127.0.0.1",
-            runtime=_quiet_runtime(),
-        )
+        env = await _start_server(server_log_level, time_skipping=time_skipping)
         try:
             address = env.client.service_client.config.target_host
             settings = Settings(
@@ -324,6 +324,39 @@ async def bench_env(
                 await _drop_schema(database_url, schema)
         finally:
             await env.shutdown()
+
+
+async def _start_server(log_level: str, *, time_skipping: bool) -> WorkflowEnvironment:
+    if time_skipping:
+        env = await WorkflowEnvironment.start_time_skipping(
+            data_converter=pydantic_data_converter,
+            test_server_existing_path=str(binaries.temporal_test_server()),
+            runtime=_quiet_runtime(),
+        )
+        try:
+            # like a real cluster it refuses undeclared attributes (the dev server gets them
+            # at start); the enum's values are the API's IndexedValueType numbers
+            await env.client.operator_service.add_search_attributes(
+                AddSearchAttributesRequest(
+                    namespace=env.client.namespace,
+                    search_attributes={
+                        key.name: int(key.indexed_value_type)  # type: ignore[misc]
+                        for key in ALL_SEARCH_ATTRIBUTES
+                    },
+                )
+            )
+        except BaseException:
+            await env.shutdown()
+            raise
+        return env
+    return await WorkflowEnvironment.start_local(
+        data_converter=pydantic_data_converter,
+        dev_server_existing_path=str(binaries.temporal_cli()),
+        search_attributes=ALL_SEARCH_ATTRIBUTES,
+        dev_server_log_level=log_level,
+        ip="127.0.0.1",
+        runtime=_quiet_runtime(),
+    )
 
 
 async def _drop_schema(url: str, schema: str) -> None:

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import scenarios, scenarios_big
+from bench import scenarios, scenarios_big, scenarios_deadlines
 from bench.env import DEFAULT_DATABASE_URL, BenchEnv, GcMonitor, bench_env, rss, server_pid
 
 __all__ = ["MODES", "Mode", "main", "run_bench", "summarise", "write_outputs"]
@@ -40,18 +40,33 @@ class Mode:
     hearing_sizes: tuple[int, ...]  # scenario 3: statements into one hearing
     hearing_batch: int
     idle_sizes: tuple[int, ...]  # scenario 4: idle procedures
+    deadline_sizes: tuple[int, ...]  # scenario 4: procedures whose deadlines fire together
     storage_rows: int  # scenario 5
     storage_batch: int
     max_wait: float  # seconds any one wait may take
 
 
 MODES: dict[str, Mode] = {
-    "smoke": Mode(1, (10,), 40, 10, 3.0, (10,), (400,), 100, (10,), 1000, 500, 120.0),
-    "quick": Mode(3, (40,), 150, 25, 2.5, (10, 50), (2000,), 500, (50,), 5000, 1000, 300.0),
+    "smoke": Mode(1, (10,), 40, 10, 3.0, (10,), (400,), 100, (10,), (10,), 1000, 500, 120.0),
+    "quick": Mode(3, (40,), 150, 25, 2.5, (10, 50), (2000,), 500, (50,), (30,), 5000, 1000, 300.0),
     "full": Mode(
-        3, (100, 300), 3000, 100, 8.0, (10, 50), (20_000,), 500, (200, 500), 30_000, 1000, 240.0
+        3,
+        (100, 300),
+        3000,
+        100,
+        8.0,
+        (10, 50),
+        (20_000,),
+        500,
+        (200, 500),
+        (300, 1000),
+        30_000,
+        1000,
+        240.0,
     ),
 }
+SCENARIOS = frozenset({"start", "intake", "large_hearing", "storage", "deadlines", "idle"})
+"""Scenario names, as in the result's `scenarios` and `civicflow bench --only`."""
 BIG_HEARING = 100_000  # the issue's large hearing, run once at the end of a full run
 
 
@@ -127,9 +142,15 @@ async def run_bench(
     database_url: str | None = None,
     log: Callable[[str], None] = print,
     big_hearing: bool | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Run every scenario in `mode_name`; the JSON-ready result."""
+    """Run every scenario in `mode_name` (or those named in `only`); the JSON-ready result."""
     mode = MODES[mode_name]
+    if only is not None and not only <= SCENARIOS:
+        unknown, known = sorted(only - SCENARIOS), sorted(SCENARIOS)
+        msg = f"only: unknown scenarios {unknown}; expected some of {known}"
+        raise ValueError(msg)
+    wanted = only if only is not None else SCENARIOS
     url = database_url or os.environ.get("CIVICFLOW_DATABASE_URL", DEFAULT_DATABASE_URL)
     began = time.monotonic()
     result: dict[str, Any] = {
@@ -154,53 +175,68 @@ async def run_bench(
         # a collection that outlasts Temporal's 2 s deadlock detector fails a workflow task.
         gc.collect()
         gc.freeze()
-        sc["start"] = {
-            str(n): await _repeat(
-                f"1 start n={n}", mode.repetitions, _s1(bench, n, mode.max_wait), log
-            )
-            for n in mode.start_sizes
-        }
-        sc["intake"] = await _repeat(
-            "2 intake",
-            mode.repetitions,
-            lambda: scenarios.intake(
-                bench,
-                mode.intake_total,
-                chunk=mode.intake_chunk,
-                budget=mode.intake_budget,
-                concurrency=mode.intake_concurrency,
-            ),
-            log,
-        )
-        sc["large_hearing"] = {
-            str(n): await _repeat(
-                f"3 large hearing n={n}",
+        if "start" in wanted:
+            sc["start"] = {
+                str(n): await _repeat(
+                    f"1 start n={n}", mode.repetitions, _s1(bench, n, mode.max_wait), log
+                )
+                for n in mode.start_sizes
+            }
+        if "intake" in wanted:
+            sc["intake"] = await _repeat(
+                "2 intake",
                 mode.repetitions,
-                _s3(bench, n, mode.hearing_batch, mode.max_wait),
+                lambda: scenarios.intake(
+                    bench,
+                    mode.intake_total,
+                    chunk=mode.intake_chunk,
+                    budget=mode.intake_budget,
+                    concurrency=mode.intake_concurrency,
+                ),
                 log,
             )
-            for n in mode.hearing_sizes
-        }
-        if big_hearing if big_hearing is not None else mode_name == "full":
-            sc["large_hearing"][str(BIG_HEARING)] = await _repeat(
-                f"3 large hearing n={BIG_HEARING}",
-                1,
-                _s3(bench, BIG_HEARING, mode.hearing_batch, mode.max_wait),
+        if "large_hearing" in wanted:
+            sc["large_hearing"] = {
+                str(n): await _repeat(
+                    f"3 large hearing n={n}",
+                    mode.repetitions,
+                    _s3(bench, n, mode.hearing_batch, mode.max_wait),
+                    log,
+                )
+                for n in mode.hearing_sizes
+            }
+            if big_hearing if big_hearing is not None else mode_name == "full":
+                sc["large_hearing"][str(BIG_HEARING)] = await _repeat(
+                    f"3 large hearing n={BIG_HEARING}",
+                    1,
+                    _s3(bench, BIG_HEARING, mode.hearing_batch, mode.max_wait),
+                    log,
+                )
+        if "storage" in wanted:
+            sc["storage"] = await _repeat(
+                "5 storage",
+                mode.repetitions,
+                lambda: scenarios_big.storage(bench, mode.storage_rows, batch=mode.storage_batch),
                 log,
             )
-        sc["storage"] = await _repeat(
-            "5 storage",
-            mode.repetitions,
-            lambda: scenarios_big.storage(bench, mode.storage_rows, batch=mode.storage_batch),
-            log,
-        )
+        if "deadlines" in wanted:  # each repetition on a time-skipping server of its own
+            sc["deadlines"] = {
+                str(n): await _repeat(
+                    f"4 deadlines n={n}",
+                    mode.repetitions,
+                    _s4d(url, n, mode.max_wait),
+                    log,
+                )
+                for n in mode.deadline_sizes
+            }
         # last: idle workflows stay on the server and would weigh on the other scenarios
-        sc["idle"] = {
-            str(n): await _repeat(
-                f"4 idle n={n}", mode.repetitions, _s4(bench, n, mode.max_wait), log
-            )
-            for n in mode.idle_sizes
-        }
+        if "idle" in wanted:
+            sc["idle"] = {
+                str(n): await _repeat(
+                    f"4 idle n={n}", mode.repetitions, _s4(bench, n, mode.max_wait), log
+                )
+                for n in mode.idle_sizes
+            }
     gc.unfreeze()
     result["seconds"] = time.monotonic() - began
     result["checks"] = _all_checks(sc)
@@ -240,6 +276,10 @@ def _s4(bench: BenchEnv, n: int, max_wait: float) -> Callable[[], Awaitable[dict
     return lambda: scenarios_big.idle(bench, n, max_wait=max_wait)
 
 
+def _s4d(url: str, n: int, max_wait: float) -> Callable[[], Awaitable[dict[str, Any]]]:
+    return lambda: scenarios_deadlines.deadlines(url, n, max_wait=max_wait)
+
+
 def _all_checks(sc: dict[str, Any]) -> dict[str, bool]:
     out: dict[str, bool] = {}
     for name, value in sc.items():
@@ -250,8 +290,13 @@ def _all_checks(sc: dict[str, Any]) -> dict[str, bool]:
     return out
 
 
-def main(mode: str, output: Path, database_url: str | None = None) -> int:
-    result = asyncio.run(run_bench(mode, database_url=database_url))
+def main(
+    mode: str,
+    output: Path,
+    database_url: str | None = None,
+    only: frozenset[str] | None = None,
+) -> int:
+    result = asyncio.run(run_bench(mode, database_url=database_url, only=only))
     write_outputs(result, output)
     failed = [k for k, ok in result["checks"].items() if not ok]
     print(f"done in {result['seconds']:.0f} s; results in {output / 'latest.json'}")

@@ -46,6 +46,17 @@ class Settings(BaseSettings):
     log_format: Literal["auto", "json", "console"] = "auto"
     shutdown_grace_seconds: float = Field(default=30.0, ge=0, le=3600)
     max_concurrent_activities: int = Field(default=100, ge=1, le=10_000)
+    phase_gauge_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="how often civicflow_procedures_by_phase is counted from visibility; 0: never",
+    )
+    sandbox_passthrough: bool = Field(
+        default=True,
+        description="import civicflow's packages once per process, not once per workflow "
+        "(see worker.run.sandbox_runner); false restores the sandbox's per-run module copies",
+    )
 
     @field_validator("temporal_address")
     @classmethod

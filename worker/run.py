@@ -22,12 +22,14 @@ import asyncpg
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Interceptor, Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.storage.migrate import MigrationError, apply_migrations, available_migrations
 from activities.storage.pool import DatabaseUnavailableError, create_pool, redact_url
 from worker import registry
 from worker.client import TemporalUnavailableError, connect
 from worker.config import ConfigError, Settings
+from worker.phase_gauge import run_phase_gauge
 from worker.prometheus import MetricsEndpoint, PortInUseError, create_runtime, loopback_free_port
 from worker.telemetry import Metrics, TelemetryInterceptor
 
@@ -38,6 +40,7 @@ __all__ = [
     "build_worker",
     "install_stop_handlers",
     "run_until_stopped",
+    "sandbox_runner",
     "serve",
     "worker_services",
 ]
@@ -72,6 +75,29 @@ class WorkerServices:
     background: Sequence[Callable[[asyncio.Event], Awaitable[object]]] = ()
 
 
+PASSTHROUGH_PACKAGES = ("workflows", "activities", "definitions")
+"""Our packages, imported once per process instead of once per workflow instance."""
+
+
+def sandbox_runner(*, passthrough: bool = True) -> SandboxedWorkflowRunner:
+    """Temporal's sandbox, with civicflow's own packages passed through.
+
+    By default the sandbox executes a workflow's module afresh for every workflow instance it
+    creates, so module-level state cannot leak between runs. For `workflows.procedure` that
+    cost 5-8 ms of CPU per instance (17 % of the worker's CPU when procedures start, see
+    bench/REPORT.md). Every other module the workflow code uses is already imported through
+    `workflow.unsafe.imports_passed_through()`, and no module in these packages holds mutable
+    state, so passing the workflow modules through as well gives up nothing the sandbox still
+    protected. What still guards determinism is what guarded those modules before: the
+    workflow lint rules (workflows/ruff.toml) and the replay tests of recorded histories.
+    `passthrough=False` (CIVICFLOW_SANDBOX_PASSTHROUGH=false) restores the per-run copies.
+    """
+    if not passthrough:
+        return SandboxedWorkflowRunner()
+    restrictions = SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_PACKAGES)
+    return SandboxedWorkflowRunner(restrictions=restrictions)
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -87,6 +113,7 @@ def build_worker(
         workflows=list(workflows),
         activities=list(activities),
         interceptors=list(interceptors),
+        workflow_runner=sandbox_runner(passthrough=settings.sandbox_passthrough),
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
     )
@@ -168,6 +195,24 @@ async def _check_migrated(conn: asyncpg.Connection, settings: Settings) -> None:
         raise StartupError(msg)
 
 
+def _own_loops(
+    client: Client, metrics: Metrics, settings: Settings
+) -> list[Callable[[asyncio.Event], Awaitable[object]]]:
+    """Loops of the worker process itself (the activity classes add theirs to `deps`)."""
+    loops: list[Callable[[asyncio.Event], Awaitable[object]]] = []
+    if settings.phase_gauge_seconds > 0:
+        loops.append(
+            lambda stop: run_phase_gauge(
+                client,
+                metrics,
+                stop,
+                task_queue=settings.task_queue,
+                interval=settings.phase_gauge_seconds,
+            )
+        )
+    return loops
+
+
 @contextlib.asynccontextmanager
 async def worker_services(
     settings: Settings, *, migrate: bool = False
@@ -220,8 +265,9 @@ async def worker_services(
                         "127.0.0.1" if settings.metrics_host == "0.0.0.0" else settings.metrics_host
                     )
                     metrics_url = f"http://{host}:{endpoint.port}/metrics"
+                background = [*deps.background, *_own_loops(client, metrics, settings)]
                 yield WorkerServices(
-                    settings, client, pool, metrics, worker, metrics_url, tuple(deps.background)
+                    settings, client, pool, metrics, worker, metrics_url, tuple(background)
                 )
             finally:
                 for close in reversed(deps.closers):

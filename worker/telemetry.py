@@ -165,6 +165,13 @@ class Metrics:
             ["activity_type"],
             registry=reg,
         )
+        self.procedures_by_phase = Gauge(
+            "civicflow_procedures_by_phase",
+            "Running procedures on this worker's task queue by definition kind and phase, "
+            "counted from Temporal visibility (worker/phase_gauge.py).",
+            ["kind", "phase"],
+            registry=reg,
+        )
         self.outbox_incidents = Gauge(
             "civicflow_outbox_incidents",
             "Outbox entries that exhausted their retries and wait for an operator.",

@@ -23,12 +23,9 @@ CIVICFLOW_METRICS = {
     "civicflow_activity_failures_total",
     "civicflow_activity_duration_seconds",
     "civicflow_outbox_incidents",
+    "civicflow_procedures_by_phase",
     "civicflow_sdk_metrics_up",
 }
-# Not exported yet: a gauge of running procedures per phase (label `phase`), e.g. counted
-# with `Client.count_workflows('Phase = "<phase>" AND ExecutionStatus = "Running"')`. The
-# dashboard's "Procedures by phase" panel needs it.
-PROPOSED_METRICS = {"civicflow_procedures_in_phase"}
 # The Temporal SDK's (Core's) metrics with counters_total_suffix and durations_as_seconds,
 # as the worker configures them (worker/prometheus.py); names observed from temporalio 1.35,
 # failure counters from sdk-core's metric definitions.
@@ -45,7 +42,7 @@ SDK_METRICS = {
     "temporal_num_pollers",
 }
 PROMETHEUS_BUILTINS = {"up"}
-KNOWN = CIVICFLOW_METRICS | PROPOSED_METRICS | SDK_METRICS | PROMETHEUS_BUILTINS
+KNOWN = CIVICFLOW_METRICS | SDK_METRICS | PROMETHEUS_BUILTINS
 
 RULES = load_yaml(DEPLOY / "prometheus" / "alerts.yaml")
 ALERTS = [rule for group in RULES["groups"] for rule in group["rules"]]
@@ -184,6 +181,7 @@ def test_civicflow_metrics_are_really_exported() -> None:
     instance: Any = metrics_class()(registry)
     instance.activity_duration.labels(activity_type="x").observe(0.1)
     instance.activity_failures.labels(activity_type="x").inc()
+    instance.procedures_by_phase.labels(kind="bauleitplanung", phase="hearing").set(2)
     text = generate_latest(registry).decode()
     exported = {
         re.sub(r"_(bucket|count|sum|created)$", "", line.split("{")[0].split(" ")[0])
@@ -194,3 +192,17 @@ def test_civicflow_metrics_are_really_exported() -> None:
     assert "civicflow_sdk_metrics_up" in inspect.getsource(prometheus)
     exported.add("civicflow_sdk_metrics_up")
     assert exported >= CIVICFLOW_METRICS, CIVICFLOW_METRICS - exported
+
+
+def test_procedures_by_phase_panel_queries_the_exported_gauge_by_its_labels() -> None:
+    """The panel reads the gauge worker/phase_gauge.py exports, by the labels it carries."""
+    (panel,) = [p for p in DASHBOARD["panels"] if p["title"] == "Procedures by phase"]
+    (target,) = panel["targets"]
+    assert metric_names(target["expr"]) == {"civicflow_procedures_by_phase"}
+    # every replica exports the same counts: max, never sum
+    assert target["expr"].replace(" ", "").startswith("maxby(kind,phase)(")
+    assert set(re.findall(r"\{\{(\w+)\}\}", target["legendFormat"])) == {"kind", "phase"}
+    from prometheus_client import CollectorRegistry
+
+    instance: Any = metrics_class()(CollectorRegistry())
+    assert instance.procedures_by_phase._labelnames == ("kind", "phase")

@@ -47,6 +47,13 @@ def bench(
         str | None,
         typer.Option(help="PostgreSQL URL (CIVICFLOW_DATABASE_URL); a schema of its own is used"),
     ] = None,
+    only: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="run only this scenario (repeatable): start, intake, large_hearing, storage, "
+            "deadlines, idle"
+        ),
+    ] = None,
 ) -> None:
     """Benchmark civicflow against a bare-Temporal baseline on a dev server of its own."""
     chosen = mode.value if mode is not None else "quick" if quick else "full"
@@ -58,5 +65,14 @@ def bench(
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     run = importlib.import_module("bench.run")
-    code: int = run.main(chosen, output or root / "bench" / "results", database_url)
+    wanted = frozenset(only) if only else None
+    if wanted is not None and not wanted <= run.SCENARIOS:
+        unknown = ", ".join(sorted(wanted - run.SCENARIOS))
+        typer.echo(
+            f"civicflow bench: --only: unknown scenario {unknown}; expected one of "
+            + ", ".join(sorted(run.SCENARIOS)),
+            err=True,
+        )
+        raise typer.Exit(2)
+    code: int = run.main(chosen, output or root / "bench" / "results", database_url, wanted)
     raise typer.Exit(code)
