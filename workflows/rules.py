@@ -27,6 +27,7 @@ __all__ = [
     "Step",
     "choose_transition",
     "compute_period",
+    "details_markdown",
     "end_reason",
     "overdue_commitments",
     "reminder_instants",
@@ -163,3 +164,41 @@ def choose_transition(defn: Definition, phase: Phase, state: ProcedureState, tod
 
 def is_end(step: Step) -> bool:
     return step.to == END
+
+
+def details_markdown(defn: Definition, state: ProcedureState) -> str:
+    """The Web UI's "current details" of a procedure (Temporal markdown), for administrators.
+
+    Phase, round, period, next deadline and counts at a glance, without a query. Only public
+    facts: the procedure's title and definition, dates and counts; never a participant, a
+    statement text or an administrator's free-text reason.
+    """
+    st = state
+    lines = [f"## {st.start.title}", ""]
+    lines.append(f"- **Definition**: `{defn.id}` v{st.definition_version} ({defn.kind})")
+    lines.append(f"- **State**: {st.life}")
+    if st.phase_id is not None and st.life in ("running", "paused"):
+        phase = defn.phase(st.phase_id)
+        visit = st.phase_visits.get(phase.id, 0)
+        limited = f", limited to `{st.limited_to}`" if st.limited_to else ""
+        lines.append(
+            f"- **Phase**: {phase.id} (round {st.round}): {phase.title.de}; "
+            f"{phase.type}, visit {visit}{limited}"
+        )
+        first = st.phase_started.isoformat() if st.phase_started else "?"
+        last = st.phase_end.isoformat() if st.phase_end else "open end"
+        lines.append(f"- **Period**: {first} to {last}")
+    if st.next_deadline is not None:
+        day = calendar.berlin_date(st.next_deadline - timedelta(microseconds=1))
+        utc = st.next_deadline.strftime("%Y-%m-%d %H:%M")
+        lines.append(f"- **Next deadline**: end of {day.isoformat()} (Europe/Berlin), {utc} UTC")
+    else:
+        lines.append("- **Next deadline**: none")
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(st.counts.items())) or "none yet"
+    lines.append(f"- **Counts**: {counts}")
+    if st.commitments:
+        open_ = [c for c in st.commitments.values() if c.status not in ("done", "dropped")]
+        overdue = sum(1 for c in open_ if c.status == "overdue")
+        lines.append(f"- **Open commitments**: {len(open_)} ({overdue} overdue)")
+    lines.append(f"- **Run**: {st.run}")
+    return "\n".join(lines) + "\n"

@@ -112,6 +112,9 @@ async def wait_for_end(engine: EngineBase, phase: Phase) -> str:
                         await engine.send(engine.notifications(phase, "before_end", days))
                         continue
                     wake_at = at if wake_at is None else min(wake_at, at)
+        # counts and commitments change between entries (statements stored, votes): keep the
+        # Web UI's details current on every pass (no command, so replay is unaffected)
+        workflow.set_current_details(rules.details_markdown(engine.defn, st))
         seen = engine.wake_count()
         timeout = (wake_at - now) if wake_at is not None else None
         with contextlib.suppress(asyncio.TimeoutError):
