@@ -20,6 +20,7 @@ with workflow.unsafe.imports_passed_through():
     import activities.contracts as c
     import definitions.calendar as calendar
     import workflows.messages as m
+    import workflows.rules as rules
     import workflows.visibility as visibility
     from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
     from definitions.schema import Definition, Phase
@@ -250,16 +251,7 @@ class EngineBase:
             else visibility.NEXT_DEADLINE.value_unset(),
         ]
         workflow.upsert_search_attributes(updates)
-        counts = ", ".join(f"{k}: {v}" for k, v in sorted(st.counts.items())) or "none yet"
-        ends = st.phase_end.isoformat() if st.phase_end else "open"
-        workflow.set_current_details(
-            f"## {st.start.title}\n\n"
-            f"- **Definition**: `{self.defn.id}` v{st.definition_version}\n"
-            f"- **State**: {st.life}\n"
-            f"- **Phase**: {st.phase_id or '-'} (round {st.round})\n"
-            f"- **Period ends**: {ends}\n"
-            f"- **Counts**: {counts}\n"
-        )
+        workflow.set_current_details(rules.details_markdown(self.defn, st))
 
     # ------------------------------------------------------------------ statement intake
 
