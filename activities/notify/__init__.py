@@ -21,6 +21,7 @@ from activities.notify.events import (
     DECISION_RECORDED,
     EVENT_TYPES,
     PHASE_CHANGED,
+    PROCEDURE_CANCELLED,
     PROCEDURE_COMPLETED,
     PROCEDURE_STARTED,
     STATEMENT_RECEIVED,
@@ -37,10 +38,12 @@ from activities.notify.mail import (
 from activities.notify.samples import SAMPLE_CONTEXTS, preview
 from activities.notify.templates import (
     LANGUAGES,
+    PROCEDURE_HEADER,
     STANDARD_TEMPLATES,
     MailRenderer,
     RenderedMail,
     TemplateSettings,
+    procedure_facts,
     render_mail,
     template_filename,
 )
@@ -62,7 +65,9 @@ __all__ = [
     "EVENT_TYPES",
     "LANGUAGES",
     "PHASE_CHANGED",
+    "PROCEDURE_CANCELLED",
     "PROCEDURE_COMPLETED",
+    "PROCEDURE_HEADER",
     "PROCEDURE_STARTED",
     "SAMPLE_CONTEXTS",
     "SEND_MAIL",
@@ -90,6 +95,7 @@ __all__ = [
     "build_message",
     "mail_sender_from_env",
     "preview",
+    "procedure_facts",
     "redact",
     "render_mail",
     "signature_header",

@@ -31,7 +31,10 @@ Context
 -------
 The procedure engine sends a small context (procedure_title, phase_id, phase_title, round,
 period_start, period_end, ...); the templates treat everything else as optional. Context
-values that are None count as undefined. Deployment facts come from `TemplateSettings`
+values that are None count as undefined. Outbox delivery adds the public facts of the
+procedure the mail is about (`procedure_facts`: procedure_id, procedure_title,
+procedure_kind, definition_id; no personal data), under the engine's values, and the header
+`X-Civicflow-Procedure`. Deployment facts come from `TemplateSettings`
 (``CIVICFLOW_NOTIFY_*``): ``municipality_name`` (fallback "Ihre Gemeinde" / "Your
 municipality") and ``procedure_url``, built from ``procedure_url_template`` and the context's
 ``procedure_id``, else the ``portal_url``; a value in the context always wins.
@@ -57,11 +60,13 @@ from activities.notify.filters import DEFAULT_LANGUAGE, FILTERS
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
+    "PROCEDURE_HEADER",
     "STANDARD_TEMPLATES",
     "Language",
     "MailRenderer",
     "RenderedMail",
     "TemplateSettings",
+    "procedure_facts",
     "render_mail",
     "template_filename",
     "templates_root",
@@ -251,6 +256,32 @@ class MailRenderer:
             html=parts["html"].strip() + "\n",
             lang="en" if lang == "en" else "de",
         )
+
+
+PROCEDURE_HEADER: Final = "X-Civicflow-Procedure"
+"""Mail header carrying the procedure id (the workflow id; public, like the link)."""
+
+
+def procedure_facts(
+    procedure_id: str,
+    *,
+    title: str | None = None,
+    kind: str | None = None,
+    definition_id: str | None = None,
+) -> dict[str, str]:
+    """The public facts of a procedure every mail may use; unknown ones are left out.
+
+    `procedure_id` also makes `TemplateSettings.procedure_url_template` produce the link to
+    this very procedure. Nothing here is personal data: the recipient's own name is the only
+    personal value a mail context ever holds.
+    """
+    facts = {
+        "procedure_id": procedure_id,
+        "procedure_title": title,
+        "procedure_kind": kind,
+        "definition_id": definition_id,
+    }
+    return {key: value for key, value in facts.items() if value is not None}
 
 
 _default_renderer: MailRenderer | None = None

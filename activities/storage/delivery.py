@@ -22,7 +22,7 @@ from pydantic import SecretStr, ValidationError
 from activities.notify.errors import DeliveryError, TemplateError, redact
 from activities.notify.events import build_event
 from activities.notify.mail import MailSender, OutboundMail
-from activities.notify.templates import MailRenderer
+from activities.notify.templates import PROCEDURE_HEADER, MailRenderer, procedure_facts
 from activities.notify.webhook import WebhookSender, WebhookSubscriber
 from activities.storage.outbox import (
     BackoffPolicy,
@@ -155,11 +155,16 @@ class OutboxDelivery:
 
     async def _send_mail(self, row: OutboxRow) -> None:
         assert self._mail is not None  # only claimed when a mail sender is configured
+        # One query: the recipient (the only personal data a mail holds) and the public facts
+        # of the procedure the mail is about.
         person = await self._pool.fetchrow(
-            "SELECT p.language, p.erased_at, pp.email, pp.name FROM participants p "
+            "SELECT p.language, p.erased_at, pp.email, pp.name, pr.title AS procedure_title, "
+            "pr.kind AS procedure_kind, pr.definition_id FROM participants p "
             "LEFT JOIN participant_personal pp USING (participant_id) "
+            "LEFT JOIN procedures pr ON pr.procedure_id = $2 "
             "WHERE p.participant_id = $1",
             row.recipient,
+            row.procedure_id,
         )
         if person is None:
             msg = f"participant {row.recipient}: not registered"
@@ -170,7 +175,13 @@ class OutboxDelivery:
         if not person["email"]:
             msg = f"participant {row.recipient}: no e-mail address (send by post)"
             raise _Permanent(msg)
-        context = dict(row.payload.get("context", {}))
+        facts = procedure_facts(
+            row.procedure_id,
+            title=person["procedure_title"],
+            kind=person["procedure_kind"],
+            definition_id=person["definition_id"],
+        )
+        context = {**facts, **row.payload.get("context", {})}  # the engine's values win
         if person["name"]:
             context.setdefault("recipient_name", person["name"])
         rendered = self._renderer.render(row.payload["template"], person["language"], context)
@@ -182,6 +193,8 @@ class OutboxDelivery:
                 subject=rendered.subject,
                 text=rendered.text,
                 html=rendered.html,
+                # Lets a mail room or portal file replies and bounces under the procedure.
+                headers={PROCEDURE_HEADER: row.procedure_id},
             )
         )
 
