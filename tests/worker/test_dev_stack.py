@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.message
+import email.policy
 import json
 import os
 import signal
@@ -10,11 +13,16 @@ import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
 import pytest
 
+from activities import contracts
+from activities.records import NotificationRequest, ParticipantRecord, ProcedureRecord
+from activities.storage.activities import StorageActivities
+from activities.storage.pool import create_pool
 from tests.helpers import free_port
 from worker.binaries import temporal_cli
 
@@ -30,6 +38,7 @@ class DevPorts:
     ui: int
     http: int
     metrics: int
+    mail: int
 
     def flags(self) -> list[str]:
         return [
@@ -41,15 +50,89 @@ class DevPorts:
             str(self.http),
             "--metrics-port",
             str(self.metrics),
+            "--mail-port",
+            str(self.mail),
         ]
 
 
 def _distinct_free_ports() -> DevPorts:
     ports: set[int] = set()
-    while len(ports) < 4:
+    while len(ports) < 5:
         ports.add(free_port())
-    grpc, ui, http, metrics = sorted(ports)
-    return DevPorts(grpc, ui, http, metrics)
+    grpc, ui, http, metrics, mail = sorted(ports)
+    return DevPorts(grpc, ui, http, metrics, mail)
+
+
+async def _queue_a_reminder(database_url: str, schema: str) -> str:
+    """Register a participant and queue one reminder in the dev stack's database, as the
+    engine would; the dev worker's outbox pump sends it. Returns the expected subject."""
+    pool = await create_pool(database_url, schema=schema, max_size=1)
+    try:
+        storage = StorageActivities(pool)
+        procedure = "dev-mail-check"
+        started = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+        await storage.record_procedure(
+            contracts.RecordProcedureInput(
+                procedure=ProcedureRecord(
+                    procedure_id=procedure,
+                    definition_id="baugb-3-2",
+                    definition_version="1",
+                    definition_hash="0" * 64,
+                    title="Bebauungsplan Mailprobe",
+                    municipality="08221000",
+                    land="BW",
+                    started_at=started,
+                    kind="bauleitplanung",
+                )
+            )
+        )
+        person = ParticipantRecord(
+            procedure_id=procedure,
+            participant_id="dev-mail-participant",
+            role="public",
+            email="erika@example.org",
+            registered_at=started,
+        )
+        await storage.register_participant(contracts.RegisterParticipantInput(participant=person))
+        await storage.send_notifications(
+            contracts.SendNotificationsInput(
+                procedure_id=procedure,
+                notifications=[
+                    NotificationRequest(
+                        procedure_id=procedure,
+                        notification_id="dev-mail-reminder",
+                        template="reminder",
+                        audience="public",
+                        participant_refs=[person.participant_id],
+                        context={"days_left": 2},
+                    )
+                ],
+            )
+        )
+    finally:
+        await pool.close()
+    return "Erinnerung: noch 2 Tage – Bebauungsplan Mailprobe"
+
+
+def _kept_mails(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.eml"))
+
+
+def _read_mail(path: Path) -> email.message.EmailMessage:
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    assert isinstance(message, email.message.EmailMessage)
+    return message
+
+
+async def _wait_for_mail(directory: Path, within: float = 60.0) -> list[Path]:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + within
+    while not (found := _kept_mails(directory)):
+        if loop.time() > deadline:
+            msg = f"no mail arrived in {directory} within {within} s"
+            raise AssertionError(msg)
+        await asyncio.sleep(0.5)
+    return found
 
 
 @pytest.fixture
@@ -177,7 +260,15 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_state(
         banner = first.output()
         assert f"http://127.0.0.1:{ports.ui}" in banner
         assert f"http://127.0.0.1:{ports.metrics}/metrics" in banner
+        assert f"smtp://127.0.0.1:{ports.mail} -> " in banner
         assert "workflow start" in banner
+        # The worker's mail sender points at the sink: a queued mail lands as .eml.
+        subject = await _queue_a_reminder(database_url, dev_schema)
+        (kept,) = await _wait_for_mail(state_dir / "mail")
+        message = _read_mail(kept)
+        assert message["Subject"] == subject
+        assert message["X-Original-To"] == "erika@example.org"
+        assert message["X-Civicflow-Procedure"] == "dev-mail-check"
         await _temporal(
             "workflow",
             "start",
@@ -209,6 +300,7 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_state(
     await second.start()
     try:
         await second.wait_up()
+        assert "(1 kept, .eml files)" in second.output()  # mail survives restarts
         listed = await _temporal("workflow", "list", address=address)
         assert workflow_id in listed
         assert "civicflow-demo-skeleton" in listed

@@ -28,11 +28,14 @@ def dev(
     ui_port: int = typer.Option(8233, help="Temporal Web UI port"),
     http_port: int = typer.Option(7243, help="Temporal HTTP API port"),
     metrics_port: int = typer.Option(9464, help="Prometheus /metrics port"),
+    mail_port: int = typer.Option(1025, help="SMTP port of the mail sink (mails kept as .eml)"),
 ) -> None:
     """Start Temporal, PostgreSQL, migrations, a worker and a demo workflow; Ctrl-C stops all.
 
     Uses CIVICFLOW_DATABASE_URL (and CIVICFLOW_DATABASE_SCHEMA) when set, else an embedded
-    PostgreSQL under the state directory. State survives restarts.
+    PostgreSQL under the state directory. The worker's mail goes to a local sink that keeps
+    each mail as a .eml file under <state-dir>/mail/ (unless CIVICFLOW_SMTP_HOST is set).
+    State survives restarts.
     """
     options = DevOptions(
         state_dir=state_dir,
@@ -40,6 +43,7 @@ def dev(
         ui_port=ui_port,
         http_port=http_port,
         metrics_port=metrics_port,
+        mail_port=mail_port,
         database_url=os.environ.get("CIVICFLOW_DATABASE_URL") or None,
     )
     try:

@@ -1,9 +1,11 @@
 """`civicflow dev`: bring the whole stack up in the right order and down in the reverse one.
 
-Up: check ports, start the Temporal dev server (state in `<state_dir>/temporal.db`), start or
-reuse PostgreSQL, wait for Temporal, migrate, start the worker, start the demo workflow, print
-where everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool, stop the
-Temporal server and wait for it, stop embedded PostgreSQL. State survives for the next run.
+Up: check ports, start the Temporal dev server (state in `<state_dir>/temporal.db`), start the
+mail sink (mails as .eml files in `<state_dir>/mail/`) and point the worker's mail sender at
+it, start or reuse PostgreSQL, wait for Temporal, migrate, start the worker, start the demo
+workflow, print where everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool,
+stop the Temporal server and wait for it, stop embedded PostgreSQL, stop the mail sink. State
+survives for the next run.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import asyncio
 import contextlib
 import os
 import shlex
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 from worker.binaries import temporal_cli
 from worker.config import load_settings
+from worker.devstack.mailsink import MailSink
 from worker.devstack.ports import check_ports_free
 from worker.devstack.postgres import start_embedded_postgres
 from worker.devstack.temporal_server import TemporalDevServer
@@ -47,6 +50,7 @@ class DevOptions:
     ui_port: int = 8233
     http_port: int = 7243
     metrics_port: int = 9464
+    mail_port: int = 1025
     database_url: str | None = field(
         default_factory=lambda: os.environ.get("CIVICFLOW_DATABASE_URL") or None
     )
@@ -74,8 +78,21 @@ def _shown(path: Path) -> str:
     return str(path)
 
 
+def _mail_line(sink: MailSink, relay: str | None) -> str:
+    """Where the worker's mail goes: the sink (and how many mails it keeps), or the relay
+    CIVICFLOW_SMTP_HOST named."""
+    if relay:
+        return f"  Mail             to CIVICFLOW_SMTP_HOST={relay} (the sink {sink.url} is idle)"
+    kept = len(sink.saved())
+    return f"  Mail sink        {sink.url} -> {_shown(sink.directory)}/ ({kept} kept, .eml files)"
+
+
 def banner(
-    server: TemporalDevServer, metrics_url: str | None, database: str, task_queue: str
+    server: TemporalDevServer,
+    metrics_url: str | None,
+    database: str,
+    task_queue: str,
+    mail: str | None = None,
 ) -> str:
     """What a newcomer needs after `make dev`: where things are and one command to try."""
     cli = shlex.quote(_shown(server.binary))
@@ -97,6 +114,7 @@ def banner(
             f"  Temporal gRPC    {address}   HTTP API http://{server.host}:{server.http_port}",
             f"  Metrics          {metrics_url or '(disabled)'}",
             f"  PostgreSQL       {database}",
+            *([mail] if mail is not None else []),
             f"  State            {_shown(server.db_file.parent)}/ (kept between runs)",
             "",
             "Start a workflow:",
@@ -113,6 +131,25 @@ def banner(
     )
 
 
+@contextlib.contextmanager
+def _smtp_settings(sink: MailSink) -> Iterator[None]:
+    """Point the worker's mail sender (`mail_sender_from_env`) at the sink while the stack
+    runs, unless CIVICFLOW_SMTP_HOST chose a server; restore the environment afterwards."""
+    if os.environ.get("CIVICFLOW_SMTP_HOST"):
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in sink.smtp_settings()}
+    os.environ.update(sink.smtp_settings())
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
 async def run_dev(
     options: DevOptions, stop: asyncio.Event, out: Callable[[str], None] = print
 ) -> None:
@@ -124,6 +161,7 @@ async def run_dev(
             "Temporal Web UI": (options.ui_port, "--ui-port"),
             "Temporal HTTP API": (options.http_port, "--http-port"),
             "metrics": (options.metrics_port, "--metrics-port"),
+            "mail sink (SMTP)": (options.mail_port, "--mail-port"),
         },
     )
     state_dir = options.state_dir.resolve()
@@ -138,7 +176,12 @@ async def run_dev(
         http_port=options.http_port,
         search_attributes=ALL_SEARCH_ATTRIBUTES,
     )
+    sink = MailSink(state_dir / "mail", host=options.host, port=options.mail_port)
     async with contextlib.AsyncExitStack() as stack:
+        await sink.start()
+        stack.push_async_callback(sink.stop)
+        relay = os.environ.get("CIVICFLOW_SMTP_HOST") or None
+        stack.enter_context(_smtp_settings(sink))
         server.start()
         stack.push_async_callback(server.stop)
         log.info("temporal dev server starting", pid=server.pid, address=server.address)
@@ -159,6 +202,7 @@ async def run_dev(
         async with worker_services(settings, migrate=True) as services:
             started = await start_demo(services.client, settings.task_queue)
             log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
-            out(banner(server, services.metrics_url, database, settings.task_queue))
+            mail = _mail_line(sink, relay)
+            out(banner(server, services.metrics_url, database, settings.task_queue, mail))
             await run_until_stopped(services.worker, stop, services.background)
         log.info("stopping temporal dev server", pid=server.pid)
