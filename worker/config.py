@@ -52,6 +52,24 @@ class Settings(BaseSettings):
         le=86_400,
         description="how often civicflow_procedures_by_phase is counted from visibility; 0: never",
     )
+    build_id: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=255,
+        description="Worker Versioning: this worker's build id (e.g. the image tag); unset: an "
+        "unversioned worker",
+    )
+    deployment_name: str = Field(
+        default="civicflow",
+        min_length=1,
+        max_length=255,
+        description="Worker Versioning: the Worker Deployment this build belongs to (no dots)",
+    )
+    versioning_behavior: Literal["auto_upgrade", "pinned"] = Field(
+        default="auto_upgrade",
+        description="Worker Versioning: what running procedures do when a new version becomes "
+        "current: move to it (auto_upgrade) or stay on the version they started on (pinned)",
+    )
     sandbox_passthrough: bool = Field(
         default=True,
         description="import civicflow's packages once per process, not once per workflow "
@@ -79,6 +97,23 @@ class Settings(BaseSettings):
     @classmethod
     def _schema(cls, value: str) -> str:
         return check_schema_name(value)
+
+    @field_validator("build_id")
+    @classmethod
+    def _build_id(cls, value: str | None) -> str | None:
+        if value is not None and any(char.isspace() for char in value):
+            msg = f"expected a build id without spaces (e.g. the image tag 0.2.0), got {value!r}"
+            raise ValueError(msg)
+        return value
+
+    @field_validator("deployment_name")
+    @classmethod
+    def _deployment_name(cls, value: str) -> str:
+        # Temporal names a version `<deployment name>.<build id>`: a dot would be ambiguous
+        if "." in value or any(char.isspace() for char in value):
+            msg = f"expected a name without dots or spaces (e.g. civicflow), got {value!r}"
+            raise ValueError(msg)
+        return value
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

@@ -21,7 +21,8 @@ from typing import Any
 import asyncpg
 import structlog
 from temporalio.client import Client
-from temporalio.worker import Interceptor, Worker
+from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
+from temporalio.worker import Interceptor, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from activities.storage.migrate import MigrationError, apply_migrations, available_migrations
@@ -38,6 +39,7 @@ __all__ = [
     "StartupError",
     "WorkerServices",
     "build_worker",
+    "deployment_config",
     "install_stop_handlers",
     "run_until_stopped",
     "sandbox_runner",
@@ -98,6 +100,31 @@ def sandbox_runner(*, passthrough: bool = True) -> SandboxedWorkflowRunner:
     return SandboxedWorkflowRunner(restrictions=restrictions)
 
 
+_BEHAVIORS = {
+    "auto_upgrade": VersioningBehavior.AUTO_UPGRADE,
+    "pinned": VersioningBehavior.PINNED,
+}
+
+
+def deployment_config(settings: Settings) -> WorkerDeploymentConfig | None:
+    """Worker Versioning for this worker, or None (unversioned) when no build id is set.
+
+    With a build id the worker polls as version `deployment_name`/`build_id`; Temporal sends
+    it work only once that version is current or ramping (`temporal worker deployment
+    set-current-version`, deploy/RUNBOOK.md). Procedures get the configured default behaviour:
+    auto-upgrade (move to the next current version, replaying under patches) or pinned.
+    """
+    if settings.build_id is None:
+        return None
+    return WorkerDeploymentConfig(
+        version=WorkerDeploymentVersion(
+            deployment_name=settings.deployment_name, build_id=settings.build_id
+        ),
+        use_worker_versioning=True,
+        default_versioning_behavior=_BEHAVIORS[settings.versioning_behavior],
+    )
+
+
 def build_worker(
     client: Client,
     settings: Settings,
@@ -114,6 +141,7 @@ def build_worker(
         activities=list(activities),
         interceptors=list(interceptors),
         workflow_runner=sandbox_runner(passthrough=settings.sandbox_passthrough),
+        deployment_config=deployment_config(settings),
         max_concurrent_activities=settings.max_concurrent_activities,
         graceful_shutdown_timeout=timedelta(seconds=settings.shutdown_grace_seconds),
     )
@@ -290,6 +318,8 @@ async def serve(settings: Settings, stop: asyncio.Event, *, migrate: bool = Fals
             database=redact_url(settings.database_url),
             database_schema=settings.database_schema,
             metrics_url=services.metrics_url,
+            build_id=settings.build_id,
+            deployment_name=settings.deployment_name if settings.build_id else None,
         )
         await run_until_stopped(services.worker, stop, services.background)
 

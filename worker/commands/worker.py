@@ -83,6 +83,20 @@ def worker(
     max_concurrent_activities: int | None = typer.Option(
         None, help="activity slots (CIVICFLOW_MAX_CONCURRENT_ACTIVITIES)"
     ),
+    phase_gauge_seconds: float | None = typer.Option(
+        None,
+        help="seconds between counts of procedures by phase, 0 disables "
+        "(CIVICFLOW_PHASE_GAUGE_SECONDS)",
+    ),
+    build_id: str | None = typer.Option(
+        None, help="Worker Versioning build id, e.g. the image tag (CIVICFLOW_BUILD_ID)"
+    ),
+    deployment_name: str | None = typer.Option(
+        None, help="Worker Deployment of this build (CIVICFLOW_DEPLOYMENT_NAME)"
+    ),
+    versioning_behavior: str | None = typer.Option(
+        None, help="auto_upgrade|pinned (CIVICFLOW_VERSIONING_BEHAVIOR)"
+    ),
     migrate: bool = typer.Option(
         False, "--migrate", help="apply pending database migrations before polling"
     ),
@@ -109,6 +123,10 @@ def worker(
             log_format=log_format,
             shutdown_grace_seconds=shutdown_grace_seconds,
             max_concurrent_activities=max_concurrent_activities,
+            phase_gauge_seconds=phase_gauge_seconds,
+            build_id=build_id,
+            deployment_name=deployment_name,
+            versioning_behavior=versioning_behavior,
         )
     except STARTUP_ERRORS as err:
         raise _fail("worker", err, code=2) from None
