@@ -1,5 +1,8 @@
 """The real public site on a real port: uvicorn in a thread over a seeded PostgreSQL schema.
 
+The seed is `tests.web.site.seed_site` (three procedures) plus `seed_review_procedure` (a
+fourth, in its yearly review with a published report), so every page has something to show.
+
 Why a thread with its own event loop: the browser (Playwright's driver, a subprocess) talks
 to the site over TCP exactly like a citizen's browser, while the tests' own loop stays free;
 asyncpg pools belong to the loop that made them, so the schema, the seed, the pool and the
@@ -19,7 +22,7 @@ import uvicorn
 
 from activities.storage.pool import create_pool
 from tests.helpers import migrated_schema
-from tests.web.site import SeededSite, seed_site
+from tests.web.site import SeededProcedure, SeededSite, seed_review_procedure, seed_site
 from worker.web.app import create_app
 from worker.web.readmodel import today_in_berlin
 from worker.web.settings import WebSettings
@@ -40,6 +43,7 @@ class LiveSite:
         self.port: int = self._sock.getsockname()[1]
         self.base_url = f"http://127.0.0.1:{self.port}"
         self._site: SeededSite | None = None
+        self._review: SeededProcedure | None = None
         self._server: uvicorn.Server | None = None
         self._ready = threading.Event()
         self._error: BaseException | None = None
@@ -49,6 +53,12 @@ class LiveSite:
     def site(self) -> SeededSite:
         assert self._site is not None, "LiveSite is not started"
         return self._site
+
+    @property
+    def review(self) -> SeededProcedure:
+        """The fourth procedure (in its yearly review, one report published)."""
+        assert self._review is not None, "LiveSite is not started"
+        return self._review
 
     def url(self, path: str) -> str:
         return f"{self.base_url}{path}"
@@ -91,6 +101,7 @@ class LiveSite:
             pool = await create_pool(self.database_url, schema=schema, max_size=5)
             try:
                 self._site = await seed_site(pool, self.today)
+                self._review = await seed_review_procedure(self._site)
                 settings = WebSettings(
                     database_url=self.database_url,
                     database_schema=schema,

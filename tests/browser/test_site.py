@@ -1,6 +1,6 @@
 """The public site in a real Chromium: what a citizen does, by mouse and by keyboard.
 
-One seeded site (three procedures, `tests.web.site`) is served by uvicorn on a real port;
+One seeded site (four procedures, `tests.browser.live`) is served by uvicorn on a real port;
 every test opens a fresh browser context. Accessibility is checked with axe-core on every
 main page: no violation of impact "serious" or "critical" (WCAG 2.1 AA, BITV 2.0).
 """
@@ -40,7 +40,7 @@ async def test_list_filters_and_search_work_from_the_keyboard(
 ) -> None:
     site = live_site.site
     await page.goto("/")
-    assert len(await _rows(page, "procedure-table")) == 3
+    assert len(await _rows(page, "procedure-table")) == 4
     await page.locator("#filter-q").focus()
     await page.keyboard.type("Weststadt")
     await page.keyboard.press("Enter")  # submits the search form
@@ -95,7 +95,10 @@ async def test_commitments_tracker_shows_and_filters_the_overdue_one(
     page: Page, live_site: LiveSite
 ) -> None:
     await page.goto("/commitments")
-    assert len(await _rows(page, "commitment-table")) == 3
+    assert len(await _rows(page, "commitment-table")) == 5
+    await expect(page.locator("#commitment-table")).to_contain_text(
+        "Stadtteilverein Emmertsgrund e.V."  # an association's commitment, by organisation
+    )
     await page.locator("#filter-status").select_option("overdue")
     await page.locator("#filter-submit").click()
     await expect(page).to_have_url(re.compile(r"status=overdue"))
@@ -103,6 +106,19 @@ async def test_commitments_tracker_shows_and_filters_the_overdue_one(
     row = page.locator("#commitment-table tbody tr")
     await expect(row.locator(".badge-overdue")).to_have_text("überfällig")
     await expect(row).to_contain_text("GGH Heidelberg")  # owner by organisation, not a person
+
+
+async def test_published_review_reports(page: Page, live_site: LiveSite) -> None:
+    await page.goto("/")
+    await page.locator("#nav-reviews").click()
+    await expect(page.locator("body")).to_have_attribute("data-page", "reviews")
+    report = page.locator("article.review-report")
+    await expect(report).to_have_count(1)
+    await expect(report).to_contain_text(live_site.review.title)
+    await expect(report.locator("table")).to_contain_text("Spielplatz am Forum sanieren")
+    await page.goto(f"/procedures/{live_site.review.procedure_id}")
+    await expect(page.locator("#current-phase")).to_contain_text("Jährliche Überprüfung")
+    await expect(page.locator("article.review-report")).to_have_count(1)
 
 
 async def test_calendar_download_and_feed_links(page: Page, live_site: LiveSite) -> None:
@@ -211,6 +227,7 @@ def _main_pages(live_site: LiveSite) -> list[str]:
         f"/procedures/{site.weststadt.procedure_id}",
         f"/procedures/{site.bahnstadt.procedure_id}",
         f"/procedures/{site.neckarstadt.procedure_id}",
+        f"/procedures/{live_site.review.procedure_id}",
         "/commitments",
         "/commitments?status=overdue",
         "/reviews",

@@ -290,3 +290,86 @@ async def site_client(
         httpx.AsyncClient(transport=transport, base_url="http://site.test") as client,
     ):
         yield client
+
+
+async def seed_review_procedure(site: SeededSite) -> SeededProcedure:
+    """A fourth procedure, for the browser tests: a Heidelberg neighbourhood dialogue in its
+    second yearly review, with commitments of a business and an association and the first
+    review report published. Kept out of `seed_site`, whose three procedures other tests count.
+    """
+    s, today = site.seeder, site.today
+    p = SeededProcedure(
+        procedure_id=f"procedure-{HEIDELBERG}-quartiersdialog-emmertsgrund",
+        title="Quartiersdialog Emmertsgrund",
+        municipality=HEIDELBERG,
+        definition_id="quartiersdialog",
+        current_phase="yearly_review",
+    )
+    pid = p.procedure_id
+    started = today - timedelta(days=600)
+    await s.procedure(
+        pid, title=p.title, definition_id="quartiersdialog", started_at=_at(started, 8)
+    )
+    plan = [  # phase, type, first day (days after start), last day (None: open-ended)
+        ("kickoff", "invitation", 0, 13),
+        ("ideas", "hearing", 14, 55),
+        ("workshops", "deliberation", 56, 146),
+        ("commitments", "commitment", 147, 207),
+        ("yearly_review", "review", 208, 572),
+    ]
+    for phase_id, phase_type, first, last in plan:
+        start, end = started + timedelta(days=first), started + timedelta(days=last)
+        await s.phase(pid, phase_id, phase_type, start=start, end=end, at=_at(start, 0))
+        if phase_id == "ideas":
+            await s.statements(pid, "ideas", ["idea", "problem", "idea"], at=_at(start, 10))
+        if phase_id == "commitments":
+            made = _at(start + timedelta(days=30), 17)
+            playground = await s.commitment(
+                pid,
+                "playground",
+                title="Spielplatz am Forum sanieren",
+                due=start + timedelta(days=300),
+                at=made,
+                owner_role="business",
+                organisation="Wohnungsbaugenossenschaft Emmertsgrund eG",
+                aim="Neue Geräte und Beleuchtung, abgenommen vom TÜV.",
+                phase_id="commitments",
+            )
+            cafe = await s.commitment(
+                pid,
+                "cafe",
+                title="Nachbarschaftscafé wöchentlich öffnen",
+                due=today + timedelta(days=90),
+                at=made,
+                owner_role="civil_society",
+                organisation="Stadtteilverein Emmertsgrund e.V.",
+                aim="Mindestens 45 Öffnungstage im Jahr.",
+                phase_id="commitments",
+            )
+            p.commitment_ids = {"playground": playground, "cafe": cafe}
+        if phase_id == "yearly_review":
+            await s.progress(pid, playground, "playground-1", status="done", percent=100,
+                             at=_at(end - timedelta(days=60)), phase_id=phase_id)  # fmt: skip
+            await s.progress(pid, cafe, "cafe-1", status="in_progress", percent=60,
+                             at=_at(end - timedelta(days=30)), phase_id=phase_id)  # fmt: skip
+        await s.end_phase(pid, phase_id, at=deadline_instant(end))
+        p.deadlines[phase_id] = end
+    review_end = started + timedelta(days=572)
+    await s.event(
+        pid,
+        "review.published",
+        {
+            "phase_id": "yearly_review",
+            "cycle": 1,
+            "commitments": {playground: "done", cafe: "in_progress"},
+        },
+        at=deadline_instant(review_end),
+        phase_id="yearly_review",
+    )
+    second = review_end + timedelta(days=1)
+    second_end = started + timedelta(days=937)
+    await s.phase(pid, "yearly_review", "review", start=second, end=second_end,
+                  at=_at(second, 0), visit=2)  # fmt: skip
+    p.deadlines["yearly_review"] = second_end
+    p.statements = 3
+    return p
