@@ -27,12 +27,29 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["HEADER", "TRAILER", "encode_statement_rows"]
+__all__ = ["COLUMN_TYPES", "HEADER", "TRAILER", "encode_statement_rows"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 
-_COLUMNS = 12  # intake.STATEMENT_COLUMNS
+COLUMN_TYPES = (
+    ("procedure_id", "text"),
+    ("statement_id", "text"),
+    ("sequence", "integer"),
+    ("round", "integer"),
+    ("phase_id", "text"),
+    ("author_ref", "text"),
+    ("statement_type", "text"),
+    ("text", "text"),
+    ("attachments", "text[]"),
+    ("received_at", "timestamp with time zone"),
+    ("late", "boolean"),
+    ("receipt_digest", "character(64)"),
+)
+"""The columns this encoder writes and the PostgreSQL types it writes them as; a test checks
+them against the `statements` table, so a migration that changes a type cannot go unnoticed."""
+
+_COLUMNS = len(COLUMN_TYPES)
 _TEXT_OID = 25
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)

@@ -7,11 +7,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from activities.records import StatementRecord
 from activities.storage import intake
 from activities.storage.audit import NewEvent, append_events, verify_chain
 from activities.storage.canonical import statement_digest
+from activities.storage.pgcopy import COLUMN_TYPES
 from activities.storage.verify import verify_procedure
 from activities.storage.writes import RECORD_FIELDS
 from tests.storage.conftest import PROCEDURE, digest, statement
@@ -59,6 +62,20 @@ def tricky_statements() -> list[StatementRecord]:
             }
         ),
     ]
+
+
+async def test_the_encoder_writes_the_types_of_the_statements_table(
+    db_pool: asyncpg.Pool,
+) -> None:
+    rows = await db_pool.fetch(
+        "SELECT a.attname, format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a "
+        "WHERE a.attrelid = 'statements'::regclass AND a.attnum > 0 AND NOT a.attisdropped "
+        "ORDER BY a.attnum"
+    )
+    table = {row["attname"]: row["type"] for row in rows}
+    assert tuple(name for name, _ in COLUMN_TYPES) == intake.STATEMENT_COLUMNS
+    assert {name: table[name] for name, _ in COLUMN_TYPES} == dict(COLUMN_TYPES)
+    assert set(table) == set(intake.STATEMENT_COLUMNS)  # no column COPY would leave out
 
 
 async def test_every_field_comes_back_as_it_went_in(db_pool: asyncpg.Pool) -> None:
@@ -161,3 +178,59 @@ async def test_events_of_the_first_digest_form_still_verify(db_pool: asyncpg.Poo
     problems = (await verify_procedure(db_pool, PROCEDURE)).record_problems
     assert len(problems) == 1
     assert records[1].statement_id in problems[0]
+
+
+_TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"))
+
+
+@st.composite
+def statements(draw: st.DrawFn) -> list[StatementRecord]:
+    """Batches of records with arbitrary (PostgreSQL-storable) values in every field."""
+    count = draw(st.integers(min_value=1, max_value=5))
+    out = []
+    for n in range(count):
+        out.append(
+            StatementRecord(
+                procedure_id=PROCEDURE,
+                statement_id=f"h-{n}-" + draw(st.text(max_size=20)).replace("\x00", ""),
+                sequence=draw(st.integers(min_value=1, max_value=2**31 - 1)),
+                round=draw(st.integers(min_value=1, max_value=2**31 - 1)),
+                phase_id=draw(_TEXT),
+                author_ref=draw(st.none() | _TEXT.filter(lambda t: 0 < len(t) <= 200)),
+                statement_type=draw(_TEXT),
+                text=draw(_TEXT),
+                attachments=draw(st.lists(_TEXT, max_size=3)),
+                received_at=draw(
+                    st.datetimes(
+                        min_value=datetime(1900, 1, 1),
+                        max_value=datetime(2200, 1, 1),
+                        timezones=st.sampled_from(
+                            [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=9))]
+                        ),
+                    )
+                ),
+                late=draw(st.booleans()),
+                receipt_digest=draw(st.text("0123456789abcdef", min_size=64, max_size=64)),
+            )
+        )
+    return out
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(batch=statements())
+async def test_any_storable_batch_round_trips_and_verifies(
+    db_pool: asyncpg.Pool, batch: list[StatementRecord]
+) -> None:
+    async with db_pool.acquire() as conn:
+        await conn.execute("TRUNCATE statements, events, audit_heads")
+        outcome = await intake.store_statements(conn, PROCEDURE, batch)
+        stored = await conn.fetch(f"SELECT {', '.join(intake.STATEMENT_COLUMNS)} FROM statements")
+    by_id = {row["statement_id"]: StatementRecord.model_validate(dict(row)) for row in stored}
+    first: dict[str, StatementRecord] = {}
+    for record in batch:
+        first.setdefault(record.statement_id, record)
+    assert outcome.stored == list(first)
+    assert by_id == first
+    assert (await verify_procedure(db_pool, PROCEDURE)).ok
