@@ -260,3 +260,27 @@ async def test_feeds_use_the_configured_municipality_names(
         feed = _atom(await http.get(f"/feeds/atom.xml?municipality={MANNHEIM}"))
     assert str(calendar["X-WR-CALNAME"]) == "Fristen: Heidelberg"
     assert feed.findtext(f"{ATOM}title") == "Neue Verfahren und Beschlüsse in Mannheim"
+
+
+async def test_pollers_get_304_until_something_changes(
+    client: httpx.AsyncClient, site: SeededSite
+) -> None:
+    for path in (f"/procedures/{site.bahnstadt.procedure_id}/deadlines.ics", "/feeds/atom.xml"):
+        first = await client.get(path)
+        etag = first.headers["etag"]
+        again = await client.get(path, headers={"If-None-Match": etag})
+        assert again.status_code == 304
+        assert again.content == b""
+        assert again.headers["etag"] == etag
+        other = await client.get(path, headers={"If-None-Match": '"something-else"'})
+        assert other.status_code == 200
+    path = f"/procedures/{site.bahnstadt.procedure_id}/deadlines.ics"
+    etag = (await client.get(path)).headers["etag"]
+    end = site.bahnstadt.deadlines["hearing"]
+    await site.seeder.extend(
+        site.bahnstadt.procedure_id, "hearing", end, end + timedelta(days=7),
+        at=datetime.now(UTC),
+    )  # fmt: skip
+    changed = await client.get(path, headers={"If-None-Match": etag})
+    assert changed.status_code == 200
+    assert changed.headers["etag"] != etag

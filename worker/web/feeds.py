@@ -16,6 +16,7 @@ Nothing personal is in either: the types they render (`worker.web.models`) carry
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -262,15 +263,22 @@ def _since(request: Request) -> date:
         raise BadParameterError("since", f"expected a date YYYY-MM-DD, got {raw!r}") from None
 
 
-def _calendar_response(body: bytes, filename: str) -> Response:
-    return Response(
-        body,
-        media_type=ICS_TYPE,
-        headers={
-            "Content-Disposition": f'inline; filename="{filename}"',
-            "Cache-Control": "public, max-age=300",
-        },
-    )
+def _feed_response(
+    request: Request, body: bytes, media_type: str, headers: dict[str, str] | None = None
+) -> Response:
+    """The document, or 304 if the poller has it already: both feeds are deterministic
+    (no generation time inside), so a hash of the bytes is a strong ETag."""
+    etag = f'"{hashlib.sha256(body).hexdigest()[:32]}"'
+    common = {"ETag": etag, "Cache-Control": "public, max-age=300"}
+    wanted = {t.strip() for t in request.headers.get("if-none-match", "").split(",")}
+    if etag in wanted or "*" in wanted:
+        return Response(status_code=304, headers=common)
+    return Response(body, media_type=media_type, headers={**common, **(headers or {})})
+
+
+def _calendar_response(request: Request, body: bytes, filename: str) -> Response:
+    disposition = {"Content-Disposition": f'inline; filename="{filename}"'}
+    return _feed_response(request, body, ICS_TYPE, disposition)
 
 
 def _municipality_name(request: Request, ags: str) -> str:
@@ -297,7 +305,7 @@ async def procedure_calendar(request: Request) -> Response:
     options = CalendarOptions(
         name=title, lang=lang, alarm_days=alarm, site_url=site_url(request), cancelled=cancelled
     )
-    return _calendar_response(deadline_calendar(deadlines, options), "deadlines.ics")
+    return _calendar_response(request, deadline_calendar(deadlines, options), "deadlines.ics")
 
 
 async def municipality_calendar(request: Request) -> Response:
@@ -317,7 +325,8 @@ async def municipality_calendar(request: Request) -> Response:
         site_url=site_url(request),
         cancelled=cancelled,
     )
-    return _calendar_response(deadline_calendar(deadlines, options), f"deadlines-{ags}.ics")
+    body = deadline_calendar(deadlines, options)
+    return _calendar_response(request, body, f"deadlines-{ags}.ics")
 
 
 async def atom(request: Request) -> Response:
@@ -339,7 +348,7 @@ async def atom(request: Request) -> Response:
         municipality_name=_municipality_name(request, ags) if ags else None,
     )
     body = atom_feed(items, options, licence_of(request))
-    return Response(body, media_type=ATOM_TYPE, headers={"Cache-Control": "public, max-age=300"})
+    return _feed_response(request, body, ATOM_TYPE)
 
 
 routes: list[BaseRoute] = [
