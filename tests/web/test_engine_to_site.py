@@ -9,7 +9,7 @@ the end; then the pages show them, and no statement text.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from datetime import timedelta
 
 import asyncpg
@@ -25,6 +25,7 @@ from worker.config import Settings, load_settings
 from worker.run import build_worker
 from worker.telemetry import Metrics
 from worker.web import readmodel
+from worker.web.models import ProcedureFilters
 from workflows import messages as m
 
 pytestmark = pytest.mark.integration
@@ -57,7 +58,7 @@ async def worker_settings(
             await close()
 
 
-async def _update(handle: object, name: str, data: dict[str, object]) -> object:
+async def _update(handle: object, name: str, data: Mapping[str, object]) -> object:
     key = {"idempotency_key": f"{name}-{uuid.uuid4().hex[:8]}"}
     return await handle.execute_update(name, {**key, **data}, result_type=m.Receipt)  # type: ignore[attr-defined]
 
@@ -86,7 +87,7 @@ async def test_a_real_procedure_on_the_site(
     new_end = ends + timedelta(days=7)
     extend = {"role": "administration", "reason": "Ferien", "new_end": new_end.isoformat()}
     await _update(handle, "admin_extend_deadline", extend)
-    hearing = await readmodel.list_procedures(db_pool, readmodel.ProcedureFilters(phase="hearing"))
+    hearing = await readmodel.list_procedures(db_pool, ProcedureFilters(phase="hearing"))
     assert [p.period_end for p in hearing.items] == [new_end]
     await support.advance(handle, "weighing")
     await support.advance(handle, "decision")
