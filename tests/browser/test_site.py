@@ -31,6 +31,12 @@ AXE_OPTIONS = {
 BLOCKING = ("serious", "critical")
 
 
+async def _loaded(page: Page, url: re.Pattern[str]) -> None:
+    """Wait until the browser is on `url` and the new document has loaded."""
+    await expect(page).to_have_url(url)
+    await page.wait_for_load_state("load")
+
+
 async def _rows(page: Page, table: str) -> list[str]:
     return await page.locator(f"#{table} tbody tr th").all_inner_texts()
 
@@ -44,7 +50,7 @@ async def test_list_filters_and_search_work_from_the_keyboard(
     await page.locator("#filter-q").focus()
     await page.keyboard.type("Weststadt")
     await page.keyboard.press("Enter")  # submits the search form
-    await expect(page).to_have_url(re.compile(r"/\?q=Weststadt&"))
+    await _loaded(page, re.compile(r"/\?q=Weststadt&"))
     assert await _rows(page, "procedure-table") == [site.weststadt.title]
     await expect(page.locator("#filter-q")).to_have_value("Weststadt")  # the form keeps it
 
@@ -52,14 +58,14 @@ async def test_list_filters_and_search_work_from_the_keyboard(
     await page.locator("#filter-municipality").select_option("08222000")
     await page.locator("#filter-submit").focus()
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(re.compile(r"municipality=08222000"))
+    await _loaded(page, re.compile(r"municipality=08222000"))
     assert await _rows(page, "procedure-table") == [site.neckarstadt.title]
     await expect(page.locator("#result-count")).to_contain_text("1")
 
     await page.goto("/")
     await page.locator("#filter-phase").select_option("hearing")
     await page.locator("#filter-submit").click()
-    await expect(page).to_have_url(re.compile(r"phase=hearing"))
+    await _loaded(page, re.compile(r"phase=hearing"))
     assert sorted(await _rows(page, "procedure-table")) == sorted(
         [site.bahnstadt.title, site.neckarstadt.title]
     )
@@ -72,6 +78,7 @@ async def test_procedure_page_shows_timeline_current_phase_and_outcome(
     await page.goto("/")
     await page.get_by_role("link", name=site.weststadt.title).click()
     await expect(page.locator("h1")).to_have_text(site.weststadt.title)
+    await page.wait_for_load_state("load")
     await expect(page.locator("#current-phase")).to_contain_text("Satzungsbeschluss")
     timeline = page.locator("#timeline-table tbody tr")
     assert await timeline.count() == 4
@@ -101,7 +108,7 @@ async def test_commitments_tracker_shows_and_filters_the_overdue_one(
     )
     await page.locator("#filter-status").select_option("overdue")
     await page.locator("#filter-submit").click()
-    await expect(page).to_have_url(re.compile(r"status=overdue"))
+    await _loaded(page, re.compile(r"status=overdue"))
     assert await _rows(page, "commitment-table") == ["Geförderten Wohnraum schaffen"]
     row = page.locator("#commitment-table tbody tr")
     await expect(row.locator(".badge-overdue")).to_have_text("überfällig")
@@ -188,7 +195,7 @@ async def test_keyboard_reaches_skip_link_and_main_controls_with_visible_focus(
     assert first["visible"]  # off-screen until focused, then shown
     assert first["outline"] != "none"
     await page.keyboard.press("Enter")
-    await expect(page).to_have_url(re.compile(r"/#main$"))
+    await _loaded(page, re.compile(r"/#main$"))
     assert (await _focused(page))["id"] == "main"
 
     await page.goto("/")
