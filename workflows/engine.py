@@ -39,10 +39,15 @@ ACTIVITY_TIMEOUT = timedelta(seconds=60)
 RETRY = RetryPolicy(maximum_interval=timedelta(minutes=1))
 MAX_HISTORY_BYTES = 20 * 1024 * 1024  # well below Temporal's 50 MB
 CARRY_BUDGET = 1_000_000
-"""Bytes of statements a draining run may carry into the next one: the continue-as-new
-input must stay below Temporal's 2 MB payload limit (and the 4 MB gRPC message limit)
-together with the rest of the state. Beyond it, handlers wait for the flusher as usual."""
-CARRIED_OVERHEAD = 400  # bytes of JSON per carried statement besides its text
+"""Bytes of statements a draining run carried into the next one before the patch
+`carry-within-payload-warning` (histories recorded before it replay with this budget)."""
+CAN_INPUT_BUDGET = 448 * 1024
+"""Bytes the continue-as-new input (the state plus carried statements) may take: below
+Temporal's 512 KB payload warning, far below its 2 MB limit. What the state itself takes
+(mostly the retained statement summaries) is measured when the drain starts; statements
+carried beyond the rest wait for the flusher as usual (validators refuse new ones then)."""
+CARRIED_OVERHEAD = 400  # estimate per carried statement besides its text (before the patch)
+CARRIED_JSON = 450  # bytes of JSON per carried statement besides its text and key (measured)
 
 
 def parse_payload(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
@@ -96,6 +101,8 @@ class EngineBase:
         self._stopping = False
         self._draining = False
         self._carried_bytes = 0  # size of the statements carried so far (bounded)
+        self._carry_budget = CARRY_BUDGET
+        self._carry_measured = False  # patch carry-within-payload-warning in effect
         self._carried_ids: set[str] = set()
         self._early_signals: list[Any] = []  # arrived before the definition was loaded
         self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
@@ -259,9 +266,13 @@ class EngineBase:
         """Queue a statement for the flusher, or, while draining, carry it to the next run."""
         self._run_keys.add(key)
         size = len(record.text) + CARRIED_OVERHEAD
+        if self._carry_measured:  # count bytes as the payload will
+            size = len(record.text.encode()) + len(key) + CARRIED_JSON
         # Once the flusher has stopped (`_stopping`), nothing would store a pending
-        # statement, so late arrivals are carried whatever the budget.
-        if self._draining and (self._stopping or self._carried_bytes + size <= CARRY_BUDGET):
+        # statement, so late arrivals (signals only: validators refuse updates by then)
+        # are carried whatever the budget.
+        budget = self._carry_budget
+        if self._draining and (self._stopping or self._carried_bytes + size <= budget):
             self._carried_bytes += size
             self._carried_ids.add(record.statement_id)
             self.state.carried.append(CarriedStatement(record=record, via=via, key=key))
@@ -427,12 +438,19 @@ class EngineBase:
     async def drain(self, *, carry: bool = True) -> None:
         """Wait until intake is stored and every handler finished (no unfinished updates).
 
-        From here on new statements are carried to the next run instead of stored, so the
-        wait ends after the batch in flight even when submitters never pause; updates keep
-        being accepted throughout (no gap). At the end of a procedure (`carry=False`) there is
-        no next run, and validators refuse statements anyway.
+        From here on validators refuse statements, votes and registrations with the
+        retryable `PROCEDURE_CONTINUING` (`refuse_while_continuing`), so the wait ends even
+        when submitters never pause; their clients send again and the next run accepts.
+        Statements of updates accepted just before, and signals (which cannot be refused),
+        are carried to the next run while the continue-as-new input stays within
+        `CAN_INPUT_BUDGET`; the rest is stored first. At the end of a procedure
+        (`carry=False`) there is no next run, and validators refuse statements anyway.
         """
         self._draining = carry
+        if carry and workflow.patched("carry-within-payload-warning"):
+            state_bytes = len(self.state.model_dump_json())
+            self._carry_budget = max(0, CAN_INPUT_BUDGET - state_bytes)
+            self._carry_measured = True
         await workflow.wait_condition(
             lambda: self.intake_idle() and workflow.all_handlers_finished()
         )

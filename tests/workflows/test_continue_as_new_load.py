@@ -102,6 +102,21 @@ async def stack(database_url: str) -> AsyncIterator[Stack]:
         await env.shutdown()
 
 
+async def _continued_inputs(client: Client, workflow_id: str) -> list[int]:
+    """Bytes of the input each continued run started with, newest run first."""
+    sizes = []
+    run_id: str | None = (await client.get_workflow_handle(workflow_id).describe()).run_id
+    while run_id:
+        handle = client.get_workflow_handle(workflow_id, run_id=run_id)
+        async for event in handle.fetch_history_events(page_size=1):
+            started = event.workflow_execution_started_event_attributes
+            break
+        run_id = started.continued_execution_run_id or None
+        if run_id:
+            sizes.append(sum(len(p.data) for p in started.input.payloads))
+    return sizes
+
+
 def _statement(n: int) -> m.StatementInput:
     return m.StatementInput(
         idempotency_key=f"load-{n}",
@@ -135,6 +150,10 @@ async def test_constant_load_crosses_continue_as_new_without_loss(stack: Stack) 
     assert status.run >= 3, status.run  # several runs, each ended by continue-as-new
     assert status.counts.get("duplicates", 0) == 0
     assert status.phase_id == "hearing"
+    # the carried state stays below Temporal's 512 KB payload warning
+    inputs = await _continued_inputs(stack.client, first.id)
+    assert len(inputs) == status.run - 1
+    assert max(inputs) < 512 * 1024, inputs
 
     rows = await stack.pool.fetch(
         "SELECT statement_id, count(*) AS n FROM statements WHERE procedure_id = $1 "
