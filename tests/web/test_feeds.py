@@ -17,6 +17,7 @@ import pytest
 
 from activities.records import stable_id
 from tests.web.site import HEIDELBERG, MANNHEIM, PERSONAL, SeededSite, seed_site, site_client
+from worker.web.i18n import format_date
 from worker.web.readmodel import today_in_berlin
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -69,7 +70,8 @@ async def test_procedure_calendar_has_one_all_day_event_per_deadline(
     assert end == start + timedelta(days=1)
     assert str(hearing["SUMMARY"]).startswith("Letzter Tag für Stellungnahmen")
     assert _sequence(hearing) == 1  # extended once
-    assert "ursprünglich bis" in str(hearing["DESCRIPTION"])
+    planned = format_date(p.deadlines["hearing"] - timedelta(days=14), "de")  # "5. August 2026"
+    assert f"ursprünglich bis {planned}" in str(hearing["DESCRIPTION"])
     assert str(hearing["URL"]) == f"http://site.test/procedures/{p.procedure_id}"
     assert str(hearing["TRANSP"]) == "TRANSPARENT"
     assert hearing.decoded("DTSTAMP").tzinfo is not None

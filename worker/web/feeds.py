@@ -5,10 +5,11 @@ decisions in a feed reader. Both are polled by programs that keep what they saw,
 - Every deadline is one all-day VEVENT on the last day of the period (the law counts days in
   Europe/Berlin, a period ends at 24:00 of that day; an all-day date is exactly that, with no
   timezone arithmetic for the client to get wrong). Its UID derives from the procedure id and
-  the seq of the phase visit, so an extension changes the same event: SEQUENCE is the number
-  of extensions and DTSTAMP/LAST-MODIFIED the time of the last change (RFC 5545: without a
-  METHOD, DTSTAMP is when the information was last revised), and calendar apps update the
-  entry instead of adding a second one.
+  the seq of the phase visit, so an extension changes the same event: SEQUENCE counts the
+  changes (extensions, and a cancellation, which sets STATUS:CANCELLED) and DTSTAMP and
+  LAST-MODIFIED are the time of the last one (RFC 5545: without a METHOD, DTSTAMP is when the
+  information was last revised), and calendar apps update the entry instead of adding a
+  second one. Both documents are deterministic, so pollers get an ETag and 304s.
 - Atom entry ids are uuid5 urns of the record's stable id, `updated` is the record's own
   time: a poll that finds nothing new gets byte-identical entries.
 Nothing personal is in either: the types they render (`worker.web.models`) carry none.
@@ -41,12 +42,14 @@ from worker.web.exports import (
     query_value,
     site_url,
 )
+from worker.web.i18n import format_date
 from worker.web.models import Deadline, RecentItem
 from worker.web.readmodel_feeds import procedure_url
 from worker.web.settings import WebSettings
 
 __all__ = [
     "ATOM_LIMIT",
+    "AtomOptions",
     "CalendarOptions",
     "atom_feed",
     "deadline_calendar",
@@ -132,10 +135,11 @@ def _description(deadline: Deadline, lang: str, url: str) -> str:
     lines = [f"{text['procedure']}: {deadline.procedure_title}", f"{text['phase']}: {phase}"]
     if deadline.round > 1:
         lines.append(f"{text['round']}: {deadline.round}")
-    start = deadline.period_start.isoformat() if deadline.period_start else "…"
-    lines.append(f"{text['period']}: {start} {text['until']} {deadline.period_end.isoformat()}")
+    start = format_date(deadline.period_start, lang) if deadline.period_start else "…"
+    end = format_date(deadline.period_end, lang)
+    lines.append(f"{text['period']}: {start} {text['until']} {end}")
     if deadline.extensions and deadline.planned_end and deadline.planned_end != deadline.period_end:
-        lines.append(text["extended"].format(planned=deadline.planned_end.isoformat()))
+        lines.append(text["extended"].format(planned=format_date(deadline.planned_end, lang)))
     lines.append(url)
     return "\n".join(lines)
 
