@@ -174,6 +174,14 @@ async def test_bad_parameters_are_refused_with_a_message(
             assert response.text.startswith(f"400 Bad Request: {names}: ")
 
 
+async def test_a_bad_procedure_id_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/open-data/decisions.json", params={"procedure_id": "x" * 201})
+    assert response.status_code == 400
+    assert response.text.startswith("400 Bad Request: procedure_id: expected a procedure id")
+    unknown = await client.get("/open-data/decisions.json?procedure_id=procedure-nothing")
+    assert unknown.json()["items"] == []  # a filter, not a lookup: empty, not 404
+
+
 async def test_licence_comes_from_settings(db_pool: asyncpg.Pool, site: SeededSite) -> None:
     licence = OpenDataSettings(
         licence_id="cc-by-4.0",

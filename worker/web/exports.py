@@ -59,6 +59,7 @@ __all__ = [
 ]
 
 AGS = re.compile(r"^\d{8}$")
+PROCEDURE_ID = re.compile(r"^[^\x00-\x1f\x7f]{1,200}$")
 SCHEMA_BASE = "urn:civicflow:schema:v1:open-data-"
 _CHUNK_ROWS = 200
 CSV_LICENCE_COLUMNS = ("licence_id", "licence_url")
@@ -152,6 +153,14 @@ def municipality_param(raw: str | None, name: str) -> str:
     return raw
 
 
+def _procedure_id(raw: str | None) -> str | None:
+    if raw is not None and not PROCEDURE_ID.match(raw):
+        raise BadParameterError(
+            "procedure_id", f"expected a procedure id (1-200 printable characters), got {raw!r}"
+        )
+    return raw
+
+
 def bad_request(request: Request, err: BadParameterError) -> Response:
     return PlainTextResponse(f"400 Bad Request: {err}\n", status_code=400)
 
@@ -235,7 +244,7 @@ def _query(request: Request, lang: str) -> ExportQuery:
         site_url=site_url(request),
         lang=lang,
         municipality=municipality_param(raw, "municipality") if raw is not None else None,
-        procedure_id=query_value(request, "procedure_id"),
+        procedure_id=_procedure_id(query_value(request, "procedure_id")),
         today=readmodel.today_in_berlin(),
     )
 
