@@ -96,13 +96,8 @@ class Licence:
     publisher: str
 
     @classmethod
-    def of(cls, settings: OpenDataSettings) -> Licence:
-        return cls(
-            id=settings.licence_id,
-            name=settings.licence_name,
-            url=settings.licence_url,
-            publisher=settings.publisher,
-        )
+    def of(cls, s: OpenDataSettings) -> Licence:
+        return cls(s.licence_id, s.licence_name, s.licence_url, s.publisher)
 
     def as_json(self) -> dict[str, str]:
         return {"id": self.id, "name": self.name, "url": self.url, "attribution": self.publisher}
