@@ -150,9 +150,10 @@ async def event_derived_page(pool: asyncpg.Pool, phase_type: str) -> None:
 
 
 def _scenarios(total_pages: int) -> dict[str, str]:
+    deep = max(1, total_pages * 4 // 5)
     return {
         "page 1": "/",
-        f"page {total_pages * 4 // 5} (deep)": f"/?page={total_pages * 4 // 5}",
+        f"page {deep} (deep)": f"/?page={deep}",
         "page_size=100": "/?page_size=100",
         "municipality": f"/?municipality={MUNICIPALITIES[7]}",
         "phase=hearing": "/?phase=hearing",
