@@ -129,3 +129,11 @@ async def test_serve_until_stopped(db_pool: asyncpg.Pool) -> None:
     stop.set()
     await asyncio.wait_for(task, timeout=30)
     assert await db_pool.fetchval("SELECT 1") == 1  # the caller's pool stays open
+
+
+def test_base_url_is_an_origin() -> None:
+    assert load_web_settings(base_url="https://beteiligung.example.de/").base_url == (
+        "https://beteiligung.example.de"
+    )
+    with pytest.raises(ConfigError, match="scheme and host only"):
+        load_web_settings(base_url="https://example.de/beteiligung")

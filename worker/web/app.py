@@ -81,7 +81,6 @@ class _PublicBaseUrl:
         self.host = parts.netloc
         default = 443 if parts.scheme == "https" else 80
         self.server = (parts.hostname or "", parts.port or default)
-        self.root_path = parts.path.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -91,7 +90,6 @@ class _PublicBaseUrl:
                 "scheme": self.scheme,
                 "server": self.server,
                 "headers": [(b"host", self.host.encode()), *headers],
-                "root_path": self.root_path,
             }
         await self.app(scope, receive, send)
 

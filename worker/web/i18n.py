@@ -183,6 +183,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     ),
     "unknown_procedure": ("Es gibt kein Vorhaben mit der Kennung „{id}“.",
                           "There is no procedure with the identifier “{id}”."),
+    "parameter": ("Parameter", "Parameter"),
+    "expected": ("Erwartet", "Expected"),
     "bad_parameter": ("Der Parameter „{name}“ hat einen ungültigen Wert ({detail}).",
                       "The parameter “{name}” has an invalid value ({detail})."),
     "unknown_page": ("Unter dieser Adresse gibt es keine Seite.",

@@ -65,6 +65,16 @@ class WebSettings(BaseSettings):
             raise ValueError(msg)
         return value.rstrip("/") if value is not None else None
 
+    @field_validator("base_url")
+    @classmethod
+    def _origin_only(cls, value: str | None) -> str | None:
+        # The site's links are absolute paths ("/procedures/..."): it is served at the root
+        # of its host, so a path prefix here would produce links that lead nowhere.
+        if value is not None and re.match(r"^https?://[^/]+/.", value + "/"):
+            msg = f"expected scheme and host only (the site is served at /), got {value!r}"
+            raise ValueError(msg)
+        return value
+
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
