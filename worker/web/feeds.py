@@ -17,6 +17,7 @@ Nothing personal is in either: the types they render (`worker.web.models`) carry
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import icalendar
 from feedgen.feed import FeedGenerator  # type: ignore[import-untyped]
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
@@ -144,8 +146,53 @@ def _description(deadline: Deadline, lang: str, url: str) -> str:
     return "\n".join(lines)
 
 
+_END = b"END:VCALENDAR\r\n"
+EVENT_CACHE_SIZE = 20_000
+"""Rendered VEVENTs kept (about 0.5 KB each): icalendar needs ~1 ms per event, so a feed of
+thousands of deadlines that calendar apps poll all day is rendered once per change."""
+
+
+@functools.lru_cache(maxsize=EVENT_CACHE_SIZE)
+def _event(
+    deadline: Deadline,
+    lang: str,
+    alarm_days: int | None,
+    site_url: str,
+    cancelled_at: datetime | None,
+) -> bytes:
+    """One VEVENT as iCalendar text; a pure function of its arguments, hence cached."""
+    url = procedure_url(site_url, deadline.procedure_id)
+    summary = _summary(deadline, lang)
+    event = icalendar.Event()
+    event.add("uid", deadline_uid(deadline))
+    event.add("sequence", deadline.extensions + (1 if cancelled_at is not None else 0))
+    stamp = max(deadline.updated_at, cancelled_at or deadline.updated_at).astimezone(UTC)
+    event.add("dtstamp", stamp)
+    event.add("last-modified", stamp)
+    event.add("dtstart", deadline.period_end)
+    event.add("dtend", deadline.period_end + timedelta(days=1))
+    event.add("summary", summary)
+    event.add("description", _description(deadline, lang, url))
+    event.add("url", url)
+    event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
+    event.add("status", "CONFIRMED" if cancelled_at is None else "CANCELLED")
+    event.add("categories", [deadline.phase_type])
+    if alarm_days is not None:
+        alarm = icalendar.Alarm()
+        alarm.add("action", "DISPLAY")
+        alarm.add("description", _TEXT[lang]["alarm"].format(summary=summary))
+        alarm.add("trigger", -timedelta(days=alarm_days))
+        event.add_component(alarm)
+    text: bytes = event.to_ical()
+    return text
+
+
 def deadline_calendar(deadlines: Sequence[Deadline], options: CalendarOptions) -> bytes:
-    """An iCalendar document with one all-day VEVENT per deadline."""
+    """An iCalendar document with one all-day VEVENT per deadline.
+
+    The VCALENDAR frame is built by icalendar; the events, rendered by icalendar one by one
+    and cached, go in before its END line.
+    """
     lang = options.lang
     cal = icalendar.Calendar()
     cal.add("prodid", "-//civicflow//Public deadlines//DE")
@@ -157,34 +204,21 @@ def deadline_calendar(deadlines: Sequence[Deadline], options: CalendarOptions) -
     cal.add("x-wr-timezone", "Europe/Berlin")
     cal.add("refresh-interval", timedelta(hours=6), parameters={"VALUE": "DURATION"})
     cal.add("x-published-ttl", "PT6H")
-    for deadline in deadlines:
-        url = procedure_url(options.site_url, deadline.procedure_id)
-        summary = _summary(deadline, lang)
-        event = icalendar.Event()
-        event.add("uid", deadline_uid(deadline))
-        cancelled_at = options.cancelled.get((deadline.procedure_id, deadline.seq))
-        revisions = deadline.extensions + (1 if cancelled_at is not None else 0)
-        event.add("sequence", revisions)
-        stamp = max(deadline.updated_at, cancelled_at or deadline.updated_at).astimezone(UTC)
-        event.add("dtstamp", stamp)
-        event.add("last-modified", stamp)
-        event.add("dtstart", deadline.period_end)
-        event.add("dtend", deadline.period_end + timedelta(days=1))
-        event.add("summary", summary)
-        event.add("description", _description(deadline, lang, url))
-        event.add("url", url)
-        event.add("transp", "TRANSPARENT")  # a deadline does not make anyone busy
-        event.add("status", "CONFIRMED" if cancelled_at is None else "CANCELLED")
-        event.add("categories", [deadline.phase_type])
-        if options.alarm_days is not None:
-            alarm = icalendar.Alarm()
-            alarm.add("action", "DISPLAY")
-            alarm.add("description", _TEXT[lang]["alarm"].format(summary=summary))
-            alarm.add("trigger", -timedelta(days=options.alarm_days))
-            event.add_component(alarm)
-        cal.add_component(event)
-    document: bytes = cal.to_ical()
-    return document
+    frame: bytes = cal.to_ical()
+    if not frame.endswith(_END):  # icalendar changed how it ends a document
+        msg = f"unexpected end of an icalendar document: {frame[-40:]!r}"
+        raise RuntimeError(msg)
+    events = [
+        _event(
+            d,
+            lang,
+            options.alarm_days,
+            options.site_url,
+            options.cancelled.get((d.procedure_id, d.seq)),
+        )
+        for d in deadlines
+    ]
+    return b"".join([frame[: -len(_END)], *events, _END])
 
 
 @dataclass(frozen=True)
@@ -309,7 +343,8 @@ async def procedure_calendar(request: Request) -> Response:
     options = CalendarOptions(
         name=title, lang=lang, alarm_days=alarm, site_url=site_url(request), cancelled=cancelled
     )
-    return _calendar_response(request, deadline_calendar(deadlines, options), "deadlines.ics")
+    body = await run_in_threadpool(deadline_calendar, deadlines, options)
+    return _calendar_response(request, body, "deadlines.ics")
 
 
 async def municipality_calendar(request: Request) -> Response:
@@ -329,7 +364,7 @@ async def municipality_calendar(request: Request) -> Response:
         site_url=site_url(request),
         cancelled=cancelled,
     )
-    body = deadline_calendar(deadlines, options)
+    body = await run_in_threadpool(deadline_calendar, deadlines, options)  # CPU: off the loop
     return _calendar_response(request, body, f"deadlines-{ags}.ics")
 
 
