@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
@@ -62,6 +63,14 @@ def retryable(err: BaseException) -> bool:
     return False
 
 
+def _reason(err: BaseException) -> str:
+    if isinstance(err, RPCError):
+        return err.status.name
+    if isinstance(err, WorkflowUpdateFailedError) and isinstance(err.cause, ApplicationError):
+        return err.cause.type or "ApplicationError"
+    return "timeout"
+
+
 class StatementSubmitter:
     """Submit statements to one procedure in batches; see the module docstring."""
 
@@ -90,6 +99,7 @@ class StatementSubmitter:
         self._max = max_delay
         self._sleep = sleep
         self.retries = 0  # how often the server pushed back, for logs and tests
+        self.retry_reasons: Counter[str] = Counter()  # RPC status name, code, or "timeout"
 
     async def submit(self, statements: Sequence[StatementInput]) -> StatementsReceipt:
         """All receipts and per-item errors, with error indices into `statements`."""
@@ -144,6 +154,7 @@ class StatementSubmitter:
                 ) as err:
                     if not retryable(err) or attempt >= self._max_attempts:
                         raise
+                    self.retry_reasons[_reason(err)] += 1
                 self.retries += 1
                 await self._sleep(self._delay(attempt, digest))
 

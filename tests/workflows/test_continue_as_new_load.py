@@ -15,30 +15,18 @@ a real worker and real PostgreSQL; each must have one receipt, one row, one even
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import date, timedelta
 
-import asyncpg
 import pytest
-from prometheus_client import CollectorRegistry
 from temporalio.client import Client
-from temporalio.contrib.pydantic import pydantic_data_converter
-from temporalio.testing import WorkflowEnvironment
 
-from activities.storage.pool import create_pool
-from tests.helpers import assert_eq_eventually, migrated_schema
+from tests.helpers import assert_eq_eventually
+from tests.workflows.limited_server import Stack, limited_stack
 from tests.workflows.support import start, start_input, wait_phase
-from worker import registry
-from worker.binaries import temporal_cli
-from worker.config import load_settings
-from worker.run import build_worker
-from worker.telemetry import Metrics
 from workflows import messages as m
 from workflows.client import StatementSubmitter
 from workflows.procedure import ProcedureWorkflow
-from workflows.visibility import ALL_SEARCH_ATTRIBUTES
 
 pytestmark = pytest.mark.integration
 
@@ -50,56 +38,16 @@ IN_FLIGHT = 4  # updates in flight: a run overshoots the suggestion by a few upd
 TEXT = "Der Lärmschutz an der Bahnstadt reicht nicht aus. " * 20  # ~1 KB per statement
 
 
-@dataclass(frozen=True)
-class Stack:
-    client: Client
-    task_queue: str
-    pool: asyncpg.Pool
-
-
 @pytest.fixture(scope="module")
 async def stack(database_url: str) -> AsyncIterator[Stack]:
     """Dev server with small history limits, a real worker, a migrated schema of its own."""
-    limits = [
-        f"limit.historySize.suggestContinueAsNew={HISTORY_SUGGEST}",
-        f"limit.historySize.warn={HISTORY_LIMIT // 2}",
-        f"limit.historySize.error={HISTORY_LIMIT}",
-    ]
-    env = await WorkflowEnvironment.start_local(
-        data_converter=pydantic_data_converter,
-        dev_server_existing_path=str(temporal_cli()),
-        search_attributes=ALL_SEARCH_ATTRIBUTES,
-        dev_server_log_level="error",
-        dev_server_extra_args=[arg for v in limits for arg in ("--dynamic-config-value", v)],
-    )
-    try:
-        async with migrated_schema(database_url, "can") as schema:
-            settings = load_settings(
-                task_queue=f"can-{uuid.uuid4().hex[:8]}",
-                temporal_address=env.client.service_client.config.target_host,
-                database_url=database_url,
-                database_schema=schema,
-                metrics_port=0,
-            )
-            pool = await create_pool(database_url, schema=schema, max_size=5)
-            deps = registry.ActivityDeps(
-                pool=pool, metrics=Metrics(CollectorRegistry()), settings=settings
-            )
-            try:
-                worker = build_worker(
-                    env.client,
-                    settings,
-                    workflows=registry.WORKFLOWS,
-                    activities=registry.build_activities(deps),
-                )
-                async with worker:
-                    yield Stack(client=env.client, task_queue=settings.task_queue, pool=pool)
-            finally:
-                for close in deps.closers:
-                    await close()
-                await pool.close()
-    finally:
-        await env.shutdown()
+    limits = {
+        "limit.historySize.suggestContinueAsNew": HISTORY_SUGGEST,
+        "limit.historySize.warn": HISTORY_LIMIT // 2,
+        "limit.historySize.error": HISTORY_LIMIT,
+    }
+    async with limited_stack(database_url, limits, "can") as built:
+        yield built
 
 
 async def _continued_inputs(client: Client, workflow_id: str) -> list[int]:
