@@ -45,9 +45,18 @@ def require_active(state: ProcedureState, *, allow_paused: bool = False) -> None
         raise Rejected(Code.PROCEDURE_ENDED, msg)
 
 
+_KEY_KINDS = {
+    "admin": "an administrator's update",
+    "progress": "a progress report",
+    "draw_panel": "a panel draw",
+}
+"""How a message names what a key was used for, where the key kind is not a plain noun."""
+
+
 def require_new_key(state: ProcedureState, kind: str, key: str) -> None:
     if state.has_key(kind, key):
-        msg = f"idempotency_key {key!r}: a {kind} with this key was already received"
+        what = _KEY_KINDS.get(kind, f"a {kind}")
+        msg = f"idempotency_key {key!r}: {what} with this key was already received"
         raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, msg)
 
 

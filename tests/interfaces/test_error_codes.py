@@ -234,4 +234,17 @@ async def test_an_update_sent_with_the_start_waits_instead_of_procedure_not_read
     assert (receipt.phase_id, receipt.round) == ("announcement", 1)
     handle = await start.workflow_handle()
     await support.wait_phase(handle, "participation")
+    # the same advance again (a double click in the Web UI) is refused by its key
+    again = await refused_everywhere(
+        stack,
+        handle,
+        "admin_advance",
+        {**ADMIN, "idempotency_key": "a1", "reason": "Bekanntmachung erfolgt"},
+        Code.DUPLICATE_IDEMPOTENCY_KEY,
+    )
+    assert again == (
+        "DUPLICATE_IDEMPOTENCY_KEY: "
+        "idempotency_key 'a1': an administrator's update with this key was already received"
+    )
+    assert (await support.status(handle)).phase_id == "participation"
     await support.cancel(handle)
