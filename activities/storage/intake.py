@@ -22,7 +22,6 @@ import hashlib
 import operator
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import asyncpg
 
@@ -77,15 +76,14 @@ async def store_statements(
                 f"procedure), got {s.procedure_id!r}"
             )
             raise ValueError(msg)
-    # Rows are built before the head is locked, to keep the lock short.
-    rows = [_ROW(s) for s in statements]
-    ids = [row[1] for row in rows]
+    ids = [s.statement_id for s in statements]
+    unique: dict[str, StatementRecord]
     if len(set(ids)) == len(ids):  # the normal case: C-speed
-        unique = dict(zip(ids, rows, strict=True))
+        unique = dict(zip(ids, statements, strict=True))
     else:  # the first of repeated ids wins
         unique = {}
-        for row in rows:
-            unique.setdefault(row[1], row)
+        for s in statements:
+            unique.setdefault(s.statement_id, s)
     try:
         # Optimistic: a first attempt has no duplicates, so skip the lookup; the primary key
         # still guards, and a violation rolls back and takes the careful path below.
@@ -103,31 +101,35 @@ class _BatchStream:
     """
 
     def __init__(
-        self, procedure_id: str, rows: list[tuple[Any, ...]], head: tuple[int, str]
+        self, procedure_id: str, records: list[StatementRecord], head: tuple[int, str]
     ) -> None:
         self._procedure_id = procedure_id
-        self._rows = rows
+        self._records = records
         self._head = head
         self.links: ChainLinks | None = None
 
     async def chunks(self) -> AsyncIterator[bytes]:
-        rows = self._rows
+        records = self._records
         digests: list[str] = []
         sha256 = hashlib.sha256
-        for start in range(0, len(rows), _CHUNK_ROWS):
-            encoded = encode_statement_rows(rows[start : start + _CHUNK_ROWS])
+        for start in range(0, len(records), _CHUNK_ROWS):
+            # Row tuples live for one chunk only: thousands of tuples kept for the whole call
+            # would be promoted by the garbage collector and make its full collections (which
+            # walk a worker's whole heap) come sooner.
+            chunk = records[start : start + _CHUNK_ROWS]
+            encoded = encode_statement_rows([_ROW(s) for s in chunk])
             prefix = HEADER if start == 0 else b""
-            suffix = TRAILER if start + _CHUNK_ROWS >= len(rows) else b""
+            suffix = TRAILER if start + _CHUNK_ROWS >= len(records) else b""
             yield prefix + b"".join(encoded) + suffix
             # Hashed after the yield: the server already has this chunk.
             digests += [sha256(row).hexdigest() for row in encoded]
         # asyncpg asks for another chunk before it waits for the server: chain the event now,
         # while the server still inserts the last rows.
-        ids = [row[1] for row in rows]
+        ids = [s.statement_id for s in records]
         event = NewEvent(
             event_id=stable_id(self._procedure_id, "statements.stored", *ids),
             event_type="statements.stored",
-            occurred_at=max(row[9] for row in rows),
+            occurred_at=max(s.received_at for s in records),
             # Pairs as tuples: the same JSON arrays, fewer objects for the garbage collector.
             data={
                 "statements": list(zip(ids, digests, strict=True)),
@@ -139,10 +141,13 @@ class _BatchStream:
 
 
 async def _copy_and_chain(
-    conn: asyncpg.Connection, procedure_id: str, rows: list[tuple[Any, ...]], head: tuple[int, str]
+    conn: asyncpg.Connection,
+    procedure_id: str,
+    records: list[StatementRecord],
+    head: tuple[int, str],
 ) -> ChainLinks:
-    """COPY `rows` into `statements`; return the batch's audit event, chained after `head`."""
-    stream = _BatchStream(procedure_id, rows, head)
+    """COPY `records` into `statements`; return the batch's audit event, chained after `head`."""
+    stream = _BatchStream(procedure_id, records, head)
     await conn.copy_to_table(
         "statements", source=stream.chunks(), columns=STATEMENT_COLUMNS, format="binary"
     )
@@ -168,7 +173,7 @@ async def _store(
     conn: asyncpg.Connection,
     procedure_id: str,
     ids: list[str],
-    unique: dict[str, tuple[Any, ...]],
+    unique: dict[str, StatementRecord],
     *,
     check_existing: bool,
 ) -> IntakeOutcome:
@@ -185,14 +190,14 @@ async def _store(
             )
             for row in found:
                 existing.add(row["statement_id"])
-                if tuple(row) == unique[row["statement_id"]]:
+                if tuple(row) == _ROW(unique[row["statement_id"]]):
                     identical.add(row["statement_id"])
         stored: list[str] = ids
         duplicates: list[str] = []
-        rows = [*unique.values()]
+        records = [*unique.values()]
         if existing or len(unique) != len(ids):  # else the normal case: every id new, once
             stored, duplicates = _split(ids, existing)
-            rows = [unique[i] for i in stored]
+            records = [unique[i] for i in stored]
         if stored:
-            await write_links(conn, await _copy_and_chain(conn, procedure_id, rows, head))
+            await write_links(conn, await _copy_and_chain(conn, procedure_id, records, head))
     return IntakeOutcome(stored, duplicates, [i for i in unique if i in identical])
