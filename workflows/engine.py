@@ -364,6 +364,7 @@ class EngineBase:
         # with the same content: they were stored by this batch, not before it
         duplicates = set(result.duplicate_ids) - set(result.same_content_ids)
         events = []
+        now = workflow.now()
         for record, via, key in batch:
             if record.statement_id in duplicates:
                 st.bump("duplicates")
@@ -385,9 +386,14 @@ class EngineBase:
                 )
             )
             events.append(
-                self.event(
-                    "statement.received",
-                    {
+                EventRecord(
+                    procedure_id=st.procedure_id,
+                    event_id=stable_id(st.procedure_id, "statement.received", record.statement_id),
+                    type="statement.received",
+                    occurred_at=now,
+                    phase_id=record.phase_id,  # the statement's phase visit, not the current
+                    round=record.round,
+                    payload={
                         "statement_id": record.statement_id,
                         "idempotency_key": key,
                         "sequence": record.sequence,
@@ -396,8 +402,7 @@ class EngineBase:
                         "receipt_digest": record.receipt_digest,
                         "via": via,
                     },
-                    event_id=stable_id(st.procedure_id, "statement.received", record.statement_id),
-                ).model_copy(update={"phase_id": record.phase_id, "round": record.round})
+                )
             )
         keep = st.start.limits.retained_statements
         del st.recent_statements[: max(0, len(st.recent_statements) - keep)]
