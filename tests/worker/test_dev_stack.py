@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 
 from activities import contracts
@@ -39,6 +40,7 @@ class DevPorts:
     http: int
     metrics: int
     mail: int
+    web: int
 
     def flags(self) -> list[str]:
         return [
@@ -52,15 +54,17 @@ class DevPorts:
             str(self.metrics),
             "--mail-port",
             str(self.mail),
+            "--web-port",
+            str(self.web),
         ]
 
 
 def _distinct_free_ports() -> DevPorts:
     ports: set[int] = set()
-    while len(ports) < 5:
+    while len(ports) < 6:
         ports.add(free_port())
-    grpc, ui, http, metrics, mail = sorted(ports)
-    return DevPorts(grpc, ui, http, metrics, mail)
+    grpc, ui, http, metrics, mail, web = sorted(ports)
+    return DevPorts(grpc, ui, http, metrics, mail, web)
 
 
 async def _queue_a_reminder(database_url: str, schema: str) -> str:
@@ -262,6 +266,13 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_state(
         assert f"http://127.0.0.1:{ports.metrics}/metrics" in banner
         assert f"smtp://127.0.0.1:{ports.mail} -> " in banner
         assert "workflow start" in banner
+        # The public site runs on the dev stack's database and answers.
+        assert f"Public site      http://127.0.0.1:{ports.web}" in banner
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{ports.web}") as site:
+            assert (await site.get("/healthz")).status_code == 200
+            listing = await site.get("/")
+            assert listing.status_code == 200
+            assert '<html lang="de"' in listing.text
         # The worker's mail sender points at the sink: a queued mail lands as .eml.
         subject = await _queue_a_reminder(database_url, dev_schema)
         (kept,) = await _wait_for_mail(state_dir / "mail")

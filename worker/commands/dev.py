@@ -14,10 +14,16 @@ from worker.devstack.stack import DevOptions, run_dev
 from worker.devstack.temporal_server import DevServerError
 from worker.run import STARTUP_ERRORS, install_stop_handlers
 from worker.telemetry import configure_logging
+from worker.web.server import WEB_STARTUP_ERRORS
 
 __all__ = ["dev"]
 
-_DEV_ERRORS: tuple[type[Exception], ...] = (*STARTUP_ERRORS, DevServerError, EmbeddedPostgresError)
+_DEV_ERRORS: tuple[type[Exception], ...] = (
+    *STARTUP_ERRORS,
+    *WEB_STARTUP_ERRORS,
+    DevServerError,
+    EmbeddedPostgresError,
+)
 
 
 def dev(
@@ -29,6 +35,7 @@ def dev(
     http_port: int = typer.Option(7243, help="Temporal HTTP API port"),
     metrics_port: int = typer.Option(9464, help="Prometheus /metrics port"),
     mail_port: int = typer.Option(1025, help="SMTP port of the mail sink (mails kept as .eml)"),
+    web_port: int = typer.Option(8080, help="port of the public transparency site"),
 ) -> None:
     """Start Temporal, PostgreSQL, migrations, a worker and a demo workflow; Ctrl-C stops all.
 
@@ -44,6 +51,7 @@ def dev(
         http_port=http_port,
         metrics_port=metrics_port,
         mail_port=mail_port,
+        web_port=web_port,
         database_url=os.environ.get("CIVICFLOW_DATABASE_URL") or None,
     )
     try:

@@ -2,8 +2,9 @@
 
 Up: check ports, start the Temporal dev server (state in `<state_dir>/temporal.db`), start the
 mail sink (mails as .eml files in `<state_dir>/mail/`) and point the worker's mail sender at
-it, start or reuse PostgreSQL, wait for Temporal, migrate, start the worker, start the demo
-workflow, print where everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool,
+it, start or reuse PostgreSQL, wait for Temporal, migrate, start the worker, the public
+transparency site (`civicflow web`, on the worker's pool) and the demo workflow, print where
+everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool,
 stop the Temporal server and wait for it, stop embedded PostgreSQL, stop the mail sink. State
 survives for the next run.
 """
@@ -17,6 +18,7 @@ import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -30,6 +32,8 @@ from worker.devstack.ports import check_ports_free
 from worker.devstack.postgres import start_embedded_postgres
 from worker.devstack.temporal_server import TemporalDevServer
 from worker.run import run_until_stopped, worker_services
+from worker.web.server import serve as serve_site
+from worker.web.settings import WebSettings
 from workflows.skeleton import SkeletonInput, SkeletonWorkflow
 from workflows.visibility import ALL_SEARCH_ATTRIBUTES
 
@@ -51,6 +55,7 @@ class DevOptions:
     http_port: int = 7243
     metrics_port: int = 9464
     mail_port: int = 1025
+    web_port: int = 8080
     database_url: str | None = field(
         default_factory=lambda: os.environ.get("CIVICFLOW_DATABASE_URL") or None
     )
@@ -93,6 +98,7 @@ def banner(
     database: str,
     task_queue: str,
     mail: str | None = None,
+    site_url: str | None = None,
 ) -> str:
     """What a newcomer needs after `make dev`: where things are and one command to try."""
     cli = shlex.quote(_shown(server.binary))
@@ -112,6 +118,7 @@ def banner(
             "civicflow dev is up.",
             f"  Temporal Web UI  {server.ui_url}",
             f"  Temporal gRPC    {address}   HTTP API http://{server.host}:{server.http_port}",
+            *([f"  Public site      {site_url}"] if site_url is not None else []),
             f"  Metrics          {metrics_url or '(disabled)'}",
             f"  PostgreSQL       {database}",
             *([mail] if mail is not None else []),
@@ -150,6 +157,17 @@ def _smtp_settings(sink: MailSink) -> Iterator[None]:
                 os.environ[name] = value
 
 
+async def _site_started(site: asyncio.Task[None], ready: asyncio.Future[str]) -> str:
+    """The site's URL once it accepts requests; its start-up error if it failed first."""
+    either: set[asyncio.Future[Any]] = {site, ready}
+    await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+    if ready.done():
+        return ready.result()
+    site.result()  # raises the start-up error (e.g. PortInUseError)
+    msg = "the public site stopped before it was ready"
+    raise RuntimeError(msg)
+
+
 async def run_dev(
     options: DevOptions, stop: asyncio.Event, out: Callable[[str], None] = print
 ) -> None:
@@ -162,6 +180,7 @@ async def run_dev(
             "Temporal HTTP API": (options.http_port, "--http-port"),
             "metrics": (options.metrics_port, "--metrics-port"),
             "mail sink (SMTP)": (options.mail_port, "--mail-port"),
+            "public site": (options.web_port, "--web-port"),
         },
     )
     state_dir = options.state_dir.resolve()
@@ -200,9 +219,38 @@ async def run_dev(
         )
         await server.wait_ready()
         async with worker_services(settings, migrate=True) as services:
-            started = await start_demo(services.client, settings.task_queue)
-            log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
-            mail = _mail_line(sink, relay)
-            out(banner(server, services.metrics_url, database, settings.task_queue, mail))
-            await run_until_stopped(services.worker, stop, services.background)
+            site_ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+            site = asyncio.create_task(
+                serve_site(
+                    WebSettings(
+                        host=options.host,
+                        port=options.web_port,
+                        database_url=database_url,
+                        database_schema=settings.database_schema,
+                    ),
+                    stop,
+                    pool=services.pool,
+                    ready=site_ready.set_result,
+                ),
+                name="civicflow-dev-site",
+            )
+            try:
+                site_url = await _site_started(site, site_ready)
+                started = await start_demo(services.client, settings.task_queue)
+                log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
+                mail = _mail_line(sink, relay)
+                out(
+                    banner(
+                        server,
+                        services.metrics_url,
+                        database,
+                        settings.task_queue,
+                        mail,
+                        site_url,
+                    )
+                )
+                await run_until_stopped(services.worker, stop, services.background)
+            finally:
+                stop.set()
+                await site
         log.info("stopping temporal dev server", pid=server.pid)
