@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
+import statistics
 import time
 
 from activities.selection.fair import leximin, maximin
@@ -107,16 +109,26 @@ def make_quotas() -> Quotas:
     return Quotas(features=features)
 
 
+def _load() -> str:
+    one, five, _ = os.getloadavg()
+    return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="legacy runs for the estimate")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--skip-leximin", action="store_true")
+    parser.add_argument(
+        "--exact-leximin", action="store_true", help="also the level-by-level method"
+    )
     parser.add_argument("--tolerance", type=float, default=1e-3, help="relative optimality gap")
     parser.add_argument("--leximin-limit", type=float, default=600.0, help="seconds")
+    parser.add_argument("--repeat", type=int, default=1, help="repetitions of each method")
     args = parser.parse_args()
     inst = build_instance(make_pool(args.seed), make_quotas(), K, households=False)
     print(f"pool {inst.n}, categories {len(inst.labels)}, types {inst.n_types}, k {K}")
+    print(f"start: {_load()}")
     start = time.perf_counter()
     require_feasible(inst)
     print(f"feasibility check: {time.perf_counter() - start:.1f} s")
@@ -129,22 +141,41 @@ def main() -> None:
         f"min {legacy.min():.4f}  max {legacy.max():.4f}  gini {gini(legacy):.3f}  "
         f"never drawn {int((legacy == 0).sum())}"
     )
-    for name in ("maximin", "leximin"):
-        if name == "leximin" and args.skip_leximin:
-            continue
-        cpu = time.process_time()
-        if name == "maximin":
-            dist = maximin(inst, tolerance=args.tolerance)
-        else:
-            dist = leximin(inst, tolerance=args.tolerance, time_limit=args.leximin_limit)
-        probs = inst.person_probabilities(dist.type_probs)
-        print(
-            f"{name}  {dist.seconds:6.1f} s wall {time.process_time() - cpu:6.1f} s cpu  "
-            f"min {probs.min():.4f}  max {probs.max():.4f}  "
-            f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  panels {len(dist.weights)}  "
-            f"rounds {dist.rounds}  LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
-            f"complete {dist.complete}"
-        )
+    methods = ["maximin"]
+    if not args.skip_leximin:
+        methods.append("leximin")
+    if args.exact_leximin:
+        methods.append("leximin-exact")
+    for name in methods:
+        walls, cpus = [], []
+        for _ in range(args.repeat):
+            cpu = time.process_time()
+            if name == "maximin":
+                dist = maximin(inst, tolerance=args.tolerance)
+            else:
+                dist = leximin(
+                    inst,
+                    tolerance=args.tolerance,
+                    time_limit=args.leximin_limit,
+                    exact=name == "leximin-exact",
+                )
+            walls.append(dist.seconds)
+            cpus.append(time.process_time() - cpu)
+            probs = inst.person_probabilities(dist.type_probs)
+            print(
+                f"{name:8} {dist.seconds:6.1f} s wall {cpus[-1]:6.1f} s cpu  "
+                f"min {probs.min():.4f}  max {probs.max():.4f}  "
+                f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  panels {len(dist.weights)}  "
+                f"levels {dist.rounds}  LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
+                f"complete {dist.complete}  ({_load()})"
+            )
+        if args.repeat > 1:
+            print(
+                f"{name:8} median {statistics.median(walls):.1f} s wall "
+                f"{statistics.median(cpus):.1f} s cpu over {args.repeat} runs "
+                f"(cpu range {min(cpus):.1f}-{max(cpus):.1f})"
+            )
+    print(f"end: {_load()}")
 
 
 if __name__ == "__main__":

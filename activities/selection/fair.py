@@ -32,6 +32,7 @@ from scipy import optimize, sparse
 
 from activities.selection.instance import FloatArray, Instance, IntArray
 from activities.selection.panels import best_panel, swap_neighbours
+from activities.selection.relaxed import relaxed_level, relaxed_leximin
 
 __all__ = ["Distribution", "leximin", "maximin"]
 
@@ -67,6 +68,9 @@ class _ColumnGeneration:
         self.lp_solves = 0
         self.milp_solves = 0
         self.never: np.ndarray = np.zeros(inst.n_types, dtype=bool)
+        # what a type's expected count is divided by in "every free type >= z": its size
+        # (z is a probability), or its size times a target probability (z is a ratio)
+        self.scale: FloatArray = inst.sizes.astype(np.float64)
 
     def add(self, counts: IntArray) -> bool:
         key = counts.tobytes()
@@ -106,8 +110,7 @@ class _ColumnGeneration:
         self, fixed: np.ndarray, floor: FloatArray
     ) -> tuple[float, FloatArray, FloatArray]:
         """Best z over the current panels; returns (z, panel weights, duals per type)."""
-        inst = self.inst
-        m = np.array(self.columns, dtype=np.float64).T / inst.sizes[:, None]  # (T, P) probs
+        m = np.array(self.columns, dtype=np.float64).T / self.scale[:, None]  # (T, P)
         n_panels = m.shape[1]
         free = (~fixed).astype(np.float64)[:, None]
         # rows t: -m_t . lambda + z <= 0 (free) ; -m_t . lambda <= -floor_t (fixed)
@@ -135,45 +138,13 @@ class _ColumnGeneration:
     def relaxation_duals(self, fixed: np.ndarray, floor: FloatArray) -> FloatArray:
         """Duals of the same problem over the LP relaxation of the panel polytope.
 
-        Expected counts e with sum k and quota bounds, every free type at e_t / n_t >= z:
+        Expected counts e with sum k and quota bounds, every free type at e_t / scale_t >= z:
         its duals are a (near) optimal dual of the real problem whenever the relaxation is
         (near) integral, which quota polytopes are in practice, so they steer the pricing
         from the first round instead of after hundreds of oscillating ones.
         """
-        inst = self.inst
-        n_types = inst.n_types
-        inv = sparse.diags_array(1.0 / inst.sizes)
-        free = (~fixed).astype(np.float64)[:, None]
-        rows = sparse.vstack(
-            [
-                sparse.hstack([-inv, sparse.csr_array(free)]),
-                sparse.hstack([sparse.csr_array(inst.cat_matrix), np.zeros((len(inst.lo), 1))]),
-                sparse.hstack([sparse.csr_array(-inst.cat_matrix), np.zeros((len(inst.lo), 1))]),
-                sparse.hstack(
-                    [sparse.csr_array(inst.household_rows), np.zeros((len(inst.household_rows), 1))]
-                ),
-            ],
-            format="csr",
-        )
-        b_ub = np.concatenate(
-            [np.where(fixed, -floor, 0.0), inst.hi, -inst.lo, np.ones(len(inst.household_rows))]
-        )
-        cost = np.zeros(n_types + 1)
-        cost[-1] = -1.0
         self.lp_solves += 1
-        result = optimize.linprog(
-            cost,
-            A_ub=rows,
-            b_ub=b_ub,
-            A_eq=np.concatenate([np.ones(n_types), [0.0]])[None, :],
-            b_eq=[float(inst.k)],
-            bounds=[(0.0, float(s)) for s in inst.sizes] + [(None, None)],
-            method="highs",
-        )
-        if result.status != 0:
-            msg = f"relaxation LP failed: {result.message}"
-            raise RuntimeError(msg)
-        duals: FloatArray = np.maximum(-np.asarray(result.ineqlin.marginals)[:n_types], 0.0)
+        _, _, duals = relaxed_level(self.inst, fixed, floor, self.never, self.scale)
         return duals
 
     def prune(self, weights: FloatArray) -> None:
@@ -186,9 +157,14 @@ class _ColumnGeneration:
             self._seen = {c.tobytes() for c in self.columns}
 
     def stage(
-        self, fixed: np.ndarray, floor: FloatArray, deadline: float | None = None
+        self,
+        fixed: np.ndarray,
+        floor: FloatArray,
+        deadline: float | None = None,
+        goal: float | None = None,
     ) -> tuple[float, FloatArray, FloatArray]:
-        """Column generation until z is within the tolerance of the best upper bound.
+        """Column generation until z is within the tolerance of the best upper bound
+        (or reaches `goal`).
 
         Returns z, the panel weights and the dual that proves the bound. Pricing uses a
         smoothed dual (Wentges): mostly the best dual seen so far (first the relaxation's),
@@ -196,7 +172,7 @@ class _ColumnGeneration:
         dual with sum 1 over the free types bounds the optimum from above: the highest
         weighted sum of any panel minus what the fixed floors take.
         """
-        inv_sizes = 1.0 / self.inst.sizes
+        inv_sizes = 1.0 / self.scale
         center = self.relaxation_duals(fixed, floor)
         first = self.price(center * inv_sizes)
         self.add(first)
@@ -205,6 +181,8 @@ class _ColumnGeneration:
         while True:
             z, weights, duals = self.solve_master(fixed, floor)
             if best_ub - z <= self.tolerance * max(best_ub, 1e-9):
+                return z, weights, center
+            if goal is not None and z >= goal:
                 return z, weights, center
             if deadline is not None and time.perf_counter() > deadline:
                 self.timed_out = True  # the master's weights still honour every floor
@@ -265,17 +243,48 @@ def maximin(inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE) -> Distribu
 
 
 def leximin(
-    inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE, time_limit: float | None = None
+    inst: Instance,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    time_limit: float | None = None,
+    exact: bool = False,
 ) -> Distribution:
     """The leximin distribution: raise the lowest probabilities one level at a time.
 
-    With `time_limit` (seconds) it stops once the limit has passed (the first level always
-    completes); the distribution is then MAXIMIN-optimal and leximin for the levels fixed
-    so far (`complete=False`): still valid, and never worse than MAXIMIN.
+    First the fast way: the leximin of the LP relaxation (`relaxed`) is computed level by
+    level with small LPs, and one column generation looks for a distribution that gives
+    every type at least (1 - tolerance) of its relaxed probability. Since the relaxed profile
+    is at least as good as any distribution's in leximin order, reaching it settles LEXIMIN
+    up to the tolerance. Only when the quota polytope has an integrality gap that prevents
+    this does the exact method run: one column generation per level, fixing the types whose
+    duals are positive, with the panels found so far.
+
+    With `time_limit` (seconds) the exact method stops once the limit has passed (its first
+    level always completes); the distribution is then MAXIMIN-optimal and leximin for the
+    levels fixed so far (`complete=False`): still valid, and never worse than MAXIMIN.
+    `exact=True` skips the relaxation shortcut (for comparison and tests).
     """
     started = time.perf_counter()
     gen = _ColumnGeneration(inst, tolerance)
     gen.cover()
+    sizes = inst.sizes.astype(np.float64)
+    if not exact and not gen.never.all():
+        target, levels = relaxed_leximin(inst, gen.never)
+        gen.lp_solves += levels
+        gen.scale = np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes)
+        ratio, weights, _ = gen.stage(
+            gen.never.copy(), np.zeros(inst.n_types), goal=1.0 - tolerance
+        )
+        if ratio >= 1.0 - tolerance:
+            return gen.finish(weights, levels, started)
+        gen.scale = sizes  # an integrality gap: the exact levels, keeping the panels
+    return _exact_leximin(gen, started, time_limit)
+
+
+def _exact_leximin(
+    gen: _ColumnGeneration, started: float, time_limit: float | None
+) -> Distribution:
+    inst = gen.inst
     fixed = gen.never.copy()
     floor = np.zeros(inst.n_types)
     rounds = 0

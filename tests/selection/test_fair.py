@@ -8,6 +8,7 @@ import pytest
 from activities.selection.fair import leximin, maximin
 from activities.selection.instance import build_instance
 from activities.selection.model import Person, Quotas
+from activities.selection.relaxed import relaxed_leximin
 from tests.selection.helpers import all_panels, brute_leximin, brute_maximin, people, quotas
 
 EXACT = 1e-8  # tiny instances: ask for the exact optimum, not the default 0.1 % gap
@@ -87,9 +88,53 @@ def test_people_no_panel_can_hold_get_zero_and_do_not_drag_maximin_down() -> Non
 def test_leximin_time_limit_still_gives_a_maximin_distribution() -> None:
     pool, quota = _two_feature_pool()
     inst = build_instance(pool, quota, 3, households=False)
-    dist = leximin(inst, tolerance=EXACT, time_limit=1e-9)
+    dist = leximin(inst, tolerance=EXACT, time_limit=1e-9, exact=True)
     assert not dist.complete
     assert dist.rounds == 1  # the first level always completes, then the deadline holds
     probs = inst.person_probabilities(dist.type_probs)
     assert probs.min() == pytest.approx(brute_maximin(all_panels(inst)), abs=1e-6)
     assert probs.sum() == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_relaxation_shortcut_and_exact_levels_both_match_brute_force(seed: int) -> None:
+    """Three features can give the quota polytope fractional corners (an integrality gap):
+    whether the shortcut reaches the relaxed profile or falls back, the result is leximin."""
+    rng = np.random.default_rng(seed)
+    rows = [
+        {"g": str(rng.integers(2)), "h": str(rng.integers(2)), "i": str(rng.integers(2))}
+        for _ in range(7)
+    ]
+    spec = {f: {"0": (1, 2), "1": (1, 2)} for f in ("g", "h", "i")}
+    inst = build_instance(people(rows), quotas(spec), 3, households=False)
+    panels = all_panels(inst)
+    if len(panels) == 0:
+        pytest.skip("no panel meets these quotas")
+    expected = brute_leximin(panels)
+    for exact in (False, True):
+        dist = leximin(inst, tolerance=EXACT, exact=exact)
+        assert dist.complete
+        probs = inst.person_probabilities(dist.type_probs)
+        assert probs == pytest.approx(expected, abs=1e-6), f"exact={exact}"
+
+
+def test_integrality_gap_falls_back_to_the_exact_levels() -> None:
+    """Three people who pairwise share a category of max 1, and one more person, k = 2.
+
+    The relaxation gives everyone 1/2 (half of each of the three, half of the fourth); no
+    panel holds two of the three, so the real leximin is 1/3 each and 1 for the fourth.
+    """
+    rows = [
+        {"a": "1", "b": "0", "c": "1"},
+        {"a": "1", "b": "1", "c": "0"},
+        {"a": "0", "b": "1", "c": "1"},
+        {"a": "0", "b": "0", "c": "0"},
+    ]
+    spec = {f: {"0": (0, 2), "1": (0, 1)} for f in ("a", "b", "c")}
+    inst = build_instance(people(rows), quotas(spec), 2, households=False)
+    target, _ = relaxed_leximin(inst, np.zeros(inst.n_types, dtype=bool))
+    assert inst.person_probabilities(target) == pytest.approx([0.5] * 4, abs=1e-7)
+    dist = leximin(inst, tolerance=EXACT)
+    probs = inst.person_probabilities(dist.type_probs)
+    assert probs == pytest.approx([1 / 3, 1 / 3, 1 / 3, 1.0], abs=1e-6)
+    assert probs == pytest.approx(brute_leximin(all_panels(inst)), abs=1e-6)
