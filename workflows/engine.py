@@ -7,6 +7,8 @@ workflow class in `workflows.procedure` inherits this and adds handlers and the 
 
 from __future__ import annotations
 
+import hashlib
+import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -22,14 +24,27 @@ with workflow.unsafe.imports_passed_through():
     import workflows.messages as m
     import workflows.rules as rules
     import workflows.visibility as visibility
-    from activities.records import EventRecord, NotificationRequest, StatementRecord, stable_id
+    from activities.records import (
+        ID_NAMESPACE,
+        EventRecord,
+        NotificationRequest,
+        StatementRecord,
+        stable_id,
+    )
     from definitions.schema import Definition, Phase
     from workflows.checks import Rejected
     from workflows.errors import Code
     from workflows.messages import StatementSummary, TimelineEntry
     from workflows.state import CarriedStatement, ProcedureState
 
-__all__ = ["ACTIVITY_TIMEOUT", "EngineBase", "key_text", "parse_payload", "reject"]
+__all__ = [
+    "ACTIVITY_TIMEOUT",
+    "EngineBase",
+    "key_text",
+    "parse_payload",
+    "reject",
+    "sandbox_stable_id",
+]
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -50,10 +65,25 @@ CARRIED_OVERHEAD = 400  # estimate per carried statement besides its text (befor
 CARRIED_JSON = 450  # bytes of JSON per carried statement besides its text and key (measured)
 
 
+def sandbox_stable_id(*parts: str) -> str:
+    """`activities.records.stable_id`, the same uuid5, without uuid5's per-call import.
+
+    `uuid.uuid5` runs `from hashlib import sha1` on every call, and inside the workflow
+    sandbox every import statement goes through the sandbox's import hook: that made ids
+    about a fifth of the intake's workflow CPU (two per statement). This is uuid5's own
+    computation (RFC 4122 §4.3) with hashlib imported once; tests/workflows/test_intake_ids.py
+    checks that both give the same ids.
+    """
+    name = "\x1f".join(parts).encode("utf-8")
+    digest = hashlib.sha1(ID_NAMESPACE.bytes + name, usedforsecurity=False).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=5))
+
+
 def parse_payload(model: type[_M], raw: Any, *, handler: bool = False) -> _M:
     """Updates take loose JSON so a bad payload is rejected naming the field (not "Failed
     decoding arguments"); the validator has already parsed it once when the handler runs."""
-    if isinstance(raw, model):
+    # JSON arrives as a dict; the sandbox's `isinstance` (it unwraps proxies) costs more
+    if type(raw) is not dict and isinstance(raw, model):
         return raw
     try:
         return model.model_validate(raw)
@@ -388,7 +418,9 @@ class EngineBase:
             events.append(
                 EventRecord(
                     procedure_id=st.procedure_id,
-                    event_id=stable_id(st.procedure_id, "statement.received", record.statement_id),
+                    event_id=sandbox_stable_id(
+                        st.procedure_id, "statement.received", record.statement_id
+                    ),
                     type="statement.received",
                     occurred_at=now,
                     phase_id=record.phase_id,  # the statement's phase visit, not the current

@@ -14,8 +14,8 @@ from temporalio import workflow
 with workflow.unsafe.imports_passed_through():
     import workflows.checks as checks
     import workflows.messages as m
-    from activities.records import StatementRecord, stable_id
-    from workflows.engine import EngineBase, key_text, parse_payload, reject
+    from activities.records import StatementRecord
+    from workflows.engine import EngineBase, key_text, parse_payload, reject, sandbox_stable_id
     from workflows.errors import Code, Rejected
 
 __all__ = ["IntakeHandlers"]
@@ -36,7 +36,7 @@ class IntakeHandlers(EngineBase):
         read per statement (it is the same within an activation)."""
         st = self.state
         st.statement_seq += 1
-        sid = stable_id(st.procedure_id, "statement", item.idempotency_key)
+        sid = sandbox_stable_id(st.procedure_id, "statement", item.idempotency_key)
         digest = m.canonical_digest(item)
         now = now or workflow.now()
         record = StatementRecord(
