@@ -104,6 +104,8 @@ async def large_hearing(
         "peak_rss_mb": sampler.peak / MB,
         "rss_growth_mb": (sampler.peak - before) / MB,
         "retries": helper.retries,
+        # PROCEDURE_CONTINUING: batches refused while a run drained for continue-as-new
+        "retry_reasons": dict(helper.retry_reasons),
         "receipts": len(result.receipts),
         "item_errors": len(result.errors),
         "stored_rows": int(row["n"]),
