@@ -4,7 +4,8 @@ Temporal admits at most 10 updates in flight per workflow; beyond that the serve
 RESOURCE_EXHAUSTED ("limit on number of concurrent in-flight updates has been reached"), and
 throughput collapses if every submitter just hammers it. `StatementSubmitter` cuts the
 statements into `submit_statements` batches, keeps at most `max_in_flight` of them in flight
-and retries with capped exponential backoff: RESOURCE_EXHAUSTED, update timeouts, and the
+and retries with capped exponential backoff: RESOURCE_EXHAUSTED (which the SDK's core client
+already retries for about 10 s before it reaches this helper), update timeouts, and the
 procedure's own retryable refusal `PROCEDURE_CONTINUING` (the run drains for continue-as-new;
 the next run accepts the batch). Each batch has a stable update id (derived from its
 idempotency keys), so a retry whose first attempt did land in the same run returns the first
