@@ -26,6 +26,7 @@ from activities.storage.activities import StorageActivities
 from activities.storage.pool import create_pool
 from tests.helpers import free_port
 from worker.binaries import temporal_cli
+from worker.devstack.stack import DEMO_PROCEDURE_ID
 
 pytestmark = pytest.mark.integration
 
@@ -65,6 +66,17 @@ def _distinct_free_ports() -> DevPorts:
         ports.add(free_port())
     grpc, ui, http, metrics, mail, web = sorted(ports)
     return DevPorts(grpc, ui, http, metrics, mail, web)
+
+
+async def _eventually_ok(site: httpx.AsyncClient, path: str) -> httpx.Response:
+    """GET `path` until it answers 200 (the worker stores events asynchronously)."""
+    deadline = asyncio.get_running_loop().time() + _UP_WITHIN
+    while True:
+        response = await site.get(path)
+        if response.status_code == 200 or asyncio.get_running_loop().time() > deadline:
+            assert response.status_code == 200, f"{path}: {response.status_code}"
+            return response
+        await asyncio.sleep(0.5)
 
 
 async def _queue_a_reminder(database_url: str, schema: str) -> str:
@@ -273,6 +285,9 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_state(
             listing = await site.get("/")
             assert listing.status_code == 200
             assert '<html lang="de"' in listing.text
+            # The demo procedure runs on the dev worker and reaches the site's read model.
+            demo = await _eventually_ok(site, f"/procedures/{DEMO_PROCEDURE_ID}")
+            assert "Mühlweg-Süd" in demo.text
         # The worker's mail sender points at the sink: a queued mail lands as .eml.
         subject = await _queue_a_reminder(database_url, dev_schema)
         (kept,) = await _wait_for_mail(state_dir / "mail")
@@ -315,6 +330,7 @@ async def test_dev_stack_runs_stops_cleanly_and_keeps_state(
         listed = await _temporal("workflow", "list", address=address)
         assert workflow_id in listed
         assert "civicflow-demo-skeleton" in listed
+        assert DEMO_PROCEDURE_ID in listed
         assert await second.interrupt() == 0
     finally:
         await second.kill()

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shlex
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from temporalio.client import Client
 from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 
+import definitions
 from worker.binaries import temporal_cli
 from worker.config import load_settings
 from worker.devstack.mailsink import MailSink
@@ -34,10 +36,11 @@ from worker.devstack.temporal_server import TemporalDevServer
 from worker.run import run_until_stopped, worker_services
 from worker.web.server import serve as serve_site
 from worker.web.settings import WebSettings
+from workflows.messages import procedure_workflow_id
 from workflows.skeleton import SkeletonInput, SkeletonWorkflow
 from workflows.visibility import ALL_SEARCH_ATTRIBUTES
 
-__all__ = ["DEMO_WORKFLOW_ID", "DevOptions", "run_dev", "start_demo"]
+__all__ = ["DEMO_PROCEDURE_ID", "DEMO_WORKFLOW_ID", "DevOptions", "run_dev", "start_demo"]
 
 log = structlog.get_logger("civicflow.dev")
 
@@ -61,19 +64,60 @@ class DevOptions:
     )
 
 
-async def start_demo(client: Client, task_queue: str) -> bool:
-    """Start the demo workflow once per state dir; False if it already exists (any state)."""
+async def _start_once(client: Client, start: Callable[[], Awaitable[Any]]) -> bool:
+    """Run `start`; False if that workflow id already exists (in any state)."""
     try:
-        await client.start_workflow(
+        await start()
+    except WorkflowAlreadyStartedError:
+        return False
+    return True
+
+
+def example_input(name: str) -> dict[str, Any]:
+    """A committed example start input (`definitions/examples/<name>.json`)."""
+    example = Path(definitions.__file__).parent / "examples" / f"{name}.json"
+    loaded: dict[str, Any] = json.loads(example.read_text(encoding="utf-8"))
+    return loaded
+
+
+def _example_id(start: dict[str, Any]) -> str:
+    # The engine insists on the id its input implies (municipality and file reference).
+    return procedure_workflow_id(start["municipality"], start["reference"])
+
+
+# The BauGB §3(2) example runs from the first `make dev` on, so the Web UI and the public site
+# show a real procedure; the banner offers the §4(2) one to start by hand.
+_DEMO = example_input("baugb-3-2")
+DEMO_PROCEDURE_ID = _example_id(_DEMO)
+_ANOTHER_EXAMPLE = "baugb-4-2"
+_ANOTHER_ID = _example_id(example_input(_ANOTHER_EXAMPLE))
+
+
+async def start_demo(client: Client, task_queue: str) -> bool:
+    """Start the demo workflows once per state dir (a Skeleton and a real Procedure);
+    False if they already existed (any state)."""
+    skeleton = await _start_once(
+        client,
+        lambda: client.start_workflow(
             SkeletonWorkflow.run,
             SkeletonInput(message="hello from civicflow dev"),
             id=DEMO_WORKFLOW_ID,
             task_queue=task_queue,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-        )
-    except WorkflowAlreadyStartedError:
-        return False
-    return True
+        ),
+    )
+    procedure = await _start_once(
+        client,
+        lambda: client.start_workflow(
+            "Procedure",
+            _DEMO,
+            id=DEMO_PROCEDURE_ID,
+            task_queue=task_queue,
+            static_summary=_DEMO["title"],
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+        ),
+    )
+    return skeleton or procedure
 
 
 def _shown(path: Path) -> str:
@@ -109,8 +153,8 @@ def banner(
     )
     procedure = (
         f"{cli} workflow start --address {address} --task-queue {task_queue} "
-        "--type Procedure --workflow-id procedure-08221000-b-plan-12-3 "
-        "--input-file definitions/examples/baugb-3-2.json"
+        f"--type Procedure --workflow-id {_ANOTHER_ID} "
+        f"--input-file definitions/examples/{_ANOTHER_EXAMPLE}.json"
     )
     return "\n".join(
         [
@@ -129,7 +173,10 @@ def banner(
             "Then look at it:",
             f"  {cli} workflow list --address {address}",
             f"  {cli} workflow result --address {address} --workflow-id hello-1",
-            "Start a real procedure (BauGB §3(2) publication; README: For administrators):",
+            f"The demo procedure {DEMO_PROCEDURE_ID} (BauGB §3(2)) is running:",
+            f"  {cli} workflow describe --address {address} --workflow-id {DEMO_PROCEDURE_ID}",
+            *([f"  {site_url}/procedures/{DEMO_PROCEDURE_ID}"] if site_url is not None else []),
+            "Start another (BauGB §4(2), public authorities; README: For administrators):",
             f"  {procedure}",
             "",
             "Ctrl-C stops everything.",
@@ -237,7 +284,11 @@ async def run_dev(
             try:
                 site_url = await _site_started(site, site_ready)
                 started = await start_demo(services.client, settings.task_queue)
-                log.info("demo workflow", workflow_id=DEMO_WORKFLOW_ID, started_now=started)
+                log.info(
+                    "demo workflows",
+                    workflow_ids=[DEMO_WORKFLOW_ID, DEMO_PROCEDURE_ID],
+                    started_now=started,
+                )
                 mail = _mail_line(sink, relay)
                 out(
                     banner(
