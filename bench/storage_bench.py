@@ -13,6 +13,11 @@ and prints the ratio of 3 to 1 (target: at least 0.5). Each method writes the sa
 in the same batches (one COPY per batch); the methods take turns batch by batch, so load from
 other processes on the machine affects all three alike. Each round uses a fresh schema.
 
+Wall-clock ratios swing widely on a loaded machine, so it also prints the CPU time each method
+costs per row: this process plus the PostgreSQL backends of both connections (read from
+/proc, so only when the server runs on this machine). On a saturated machine wall time follows
+total CPU; on an idle one the client's and the server's CPU overlap.
+
     .venv/bin/python bench/storage_bench.py [--rows 50000] [--batch 1000] [--url URL]
 """
 
@@ -28,6 +33,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -45,6 +51,21 @@ PLAIN = "raw COPY, statements-shaped rows, no key"
 KEYED = "raw COPY into a copy of `statements` (its key)"
 OURS = "store_statements (key, idempotency, audit chain)"
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def backend_cpu(pids: list[int]) -> float | None:
+    """CPU seconds the given PostgreSQL backends used so far; None if /proc cannot tell."""
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        total += (int(fields[11]) + int(fields[12])) / _TICKS  # utime + stime
+    return total
 
 
 def make_statements(rows: int) -> list[StatementRecord]:
@@ -119,6 +140,7 @@ async def main(url: str, rows: int, batch: int, repeat: int) -> None:
     size = sum(len(r[2].encode()) for r in jsonb_rows[0]) / len(jsonb_rows[0])
     print(f"{rows} statements in batches of {batch}; jsonb document ~{size:.0f} bytes\n")
     rates: dict[str, list[float]] = {}
+    cpu_per_row: dict[str, list[float]] = {}
     ratios: list[float] = []
     for round_no in range(repeat):
         pool, schema = await fresh_pool(url)
@@ -130,6 +152,10 @@ async def main(url: str, rows: int, batch: int, repeat: int) -> None:
             await pool.execute("CREATE TABLE bench_keyed (LIKE statements INCLUDING ALL)")
             storage = StorageActivities(pool)
             spent = dict.fromkeys((REFERENCE, PLAIN, KEYED, OURS), 0.0)
+            cpu: dict[str, float | None] = dict.fromkeys(spent, 0.0)
+            async with pool.acquire() as first, pool.acquire() as second:
+                # The pool has two connections: `raw` below and the one the activity uses.
+                pids = [await c.fetchval("SELECT pg_backend_pid()") for c in (first, second)]
             async with pool.acquire() as raw:
                 # Batch by batch, the three methods take turns (in rotating order), so a
                 # change in machine load hits all of them alike.
@@ -164,12 +190,24 @@ async def main(url: str, rows: int, batch: int, repeat: int) -> None:
                     ]
                     shift = (index + round_no) % len(runs)
                     for label, run in runs[shift:] + runs[:shift]:
+                        server = backend_cpu(pids)
+                        client = time.process_time()
                         start = time.perf_counter()
                         await run()
                         spent[label] += time.perf_counter() - start
+                        used = backend_cpu(pids)
+                        total = cpu[label]
+                        if total is None or server is None or used is None:
+                            cpu[label] = None
+                        else:
+                            cpu[label] = total + used - server + time.process_time() - client
             for label, seconds in spent.items():
                 rates.setdefault(label, []).append(rows / seconds)
-                print(f"{label:<52} {seconds:7.3f} s  {rows / seconds:10,.0f} rows/s")
+                used_cpu = cpu[label]
+                per_row = "" if used_cpu is None else f"  {used_cpu / rows * 1e6:5.1f} us CPU/row"
+                if used_cpu is not None:
+                    cpu_per_row.setdefault(label, []).append(used_cpu / rows * 1e6)
+                print(f"{label:<52} {seconds:7.3f} s  {rows / seconds:10,.0f} rows/s{per_row}")
             ratios.append(spent[REFERENCE] / spent[OURS])
             retry_start = time.perf_counter()
             for chunk in batches:  # every batch again: all duplicates, nothing written
@@ -198,6 +236,14 @@ async def main(url: str, rows: int, batch: int, repeat: int) -> None:
     )
     print(f"ratio store_statements / raw COPY (statements-shaped, no key): {ours / plain:.2f}")
     print(f"ratio store_statements / raw COPY (into a copy of `statements`): {ours / keyed:.2f}")
+    if len(cpu_per_row) == len(rates):
+        medians = {label: statistics.median(values) for label, values in cpu_per_row.items()}
+        print(
+            "median CPU per row (this process + both backends): "
+            + ", ".join(f"{label.split(' (')[0]} {us:.1f} us" for label, us in medians.items())
+        )
+        ratio = medians[REFERENCE] / medians[OURS]
+        print(f"CPU ratio raw COPY (jsonb) / store_statements: {ratio:.2f}")
 
 
 if __name__ == "__main__":
