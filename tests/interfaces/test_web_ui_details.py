@@ -7,6 +7,7 @@ the list view's summary from the start request. Real dev server, real worker.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -79,4 +80,12 @@ async def test_current_details_show_phase_round_deadline_and_counts(stack: Stack
     updates = {u.name for u in metadata.definition.update_definitions}
     assert {"submit_statement", "admin_advance", "admin_cancel"} <= updates
     assert await (await handle.describe()).static_summary() == "Bebauungsplan Testfeld"
+    # the Web UI's timeline names each phase timer by what it waits for
+    history = await handle.fetch_history()
+    timers = [
+        json.loads(e.user_metadata.summary.data)
+        for e in history.events
+        if e.HasField("timer_started_event_attributes") and e.HasField("user_metadata")
+    ]
+    assert "hearing: reminder 7 days before the end" in timers
     await support.cancel(handle)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from temporalio import workflow
 
@@ -91,18 +91,20 @@ async def wait_for_end(engine: EngineBase, phase: Phase) -> str:
         if engine.continue_as_new_due():
             return CONTINUE
         now = workflow.now()
-        wake_at = None
+        wake: tuple[datetime, str] | None = None  # next timer and what it is for (Web UI)
         if st.life == "running":
             if await due.emit_due(engine, now):
                 continue  # the append took time: look again with a fresh clock
-            wake_at = due.next_due(engine)
+            due_at = due.next_due(engine)
+            if due_at is not None:
+                wake = (due_at, "commitment due")
             reason = rules.end_reason(phase, st, st.params)
             if reason is not None:
                 return reason
             if ends_by_deadline and st.next_deadline is not None:
                 if now >= st.next_deadline:
                     return "deadline"
-                wake_at = st.next_deadline if wake_at is None else min(wake_at, st.next_deadline)
+                wake = _earlier(wake, st.next_deadline, f"{phase.id}: end of period")
             if st.next_deadline is not None:
                 for days, at in rules.reminder_instants(phase, st.next_deadline):
                     if days in st.reminders_sent:
@@ -111,17 +113,22 @@ async def wait_for_end(engine: EngineBase, phase: Phase) -> str:
                         st.reminders_sent.append(days)
                         await engine.send(engine.notifications(phase, "before_end", days))
                         continue
-                    wake_at = at if wake_at is None else min(wake_at, at)
+                    wake = _earlier(wake, at, f"{phase.id}: reminder {days} days before the end")
         # counts and commitments change between entries (statements stored, votes): keep the
         # Web UI's details current on every pass (no command, so replay is unaffected)
         workflow.set_current_details(rules.details_markdown(engine.defn, st))
         seen = engine.wake_count()
-        timeout = (wake_at - now) if wake_at is not None else None
+        timeout = max(wake[0] - now, timedelta(0)) if wake is not None else None
         with contextlib.suppress(asyncio.TimeoutError):
             await workflow.wait_condition(
                 lambda seen=seen: engine.wake_count() != seen or engine.continue_as_new_due(),  # type: ignore[misc]
-                timeout=max(timeout, timedelta(0)) if timeout is not None else None,
+                timeout=timeout,
+                timeout_summary=wake[1] if wake is not None else None,
             )
+
+
+def _earlier(current: tuple[datetime, str] | None, at: datetime, why: str) -> tuple[datetime, str]:
+    return (at, why) if current is None or at < current[0] else current
 
 
 async def run_phase(
