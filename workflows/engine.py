@@ -121,6 +121,7 @@ class EngineBase:
 
     def __init__(self) -> None:
         self._ready = False
+        self._start_failure: str | None = None  # why the start failed (waiting updates say it)
         self._wake = 0  # bumped on every change the phase loop must look at
         self._pending: list[tuple[StatementRecord, str, str]] = []  # record, via, key
         self._flushing = False
@@ -140,9 +141,13 @@ class EngineBase:
     # ------------------------------------------------------------------ small helpers
 
     async def _until_ready(self) -> None:
-        """Updates that arrive while the definition loads wait instead of being refused."""
+        """Updates that arrive while the definition loads wait instead of being refused; if
+        the start fails, they are refused with PROCEDURE_NOT_READY saying why."""
         self._updates += 1
-        await workflow.wait_condition(lambda: self._ready)
+        await workflow.wait_condition(lambda: self._ready or self._start_failure is not None)
+        if not self._ready:
+            why = f"the procedure did not start: {self._start_failure}"
+            raise reject(Rejected(Code.PROCEDURE_NOT_READY, why))
 
     def _receipt(self, id_: str, data: Any) -> m.Receipt:
         st = self.state

@@ -82,7 +82,13 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
     @workflow.run
     async def run(self, raw: Any, carried: ProcedureState | None = None) -> m.ProcedureResult:
         if carried is None:
-            await self._start(raw)
+            try:
+                await self._start(raw)
+            except ApplicationError as err:
+                # updates sent with the start wait for it: refuse them first, then fail the run
+                self._start_failure = err.message
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                raise
         else:
             self.state.run += 1
         return await self._main()
