@@ -9,6 +9,7 @@ is taken.
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -17,9 +18,12 @@ import pytest
 from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecutionStatus,
+    WorkflowFailureError,
+    WorkflowUpdateFailedError,
     WorkflowUpdateStage,
 )
 from temporalio.common import WorkflowIDConflictPolicy
+from temporalio.exceptions import ApplicationError
 
 from tests.interfaces import support
 from tests.interfaces.conftest import Stack
@@ -248,3 +252,39 @@ async def test_an_update_sent_with_the_start_waits_instead_of_procedure_not_read
     )
     assert (await support.status(handle)).phase_id == "participation"
     await support.cancel(handle)
+
+
+async def test_procedure_not_ready_when_the_start_fails(stack: Stack) -> None:
+    """An update sent with a start that fails is refused naming why (not left hanging)."""
+    data = support.fresh("no-such-definition")
+    start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
+        "Procedure",
+        data,
+        id=m.procedure_workflow_id(data["municipality"], data["reference"]),
+        task_queue=stack.task_queue,
+        id_conflict_policy=WorkflowIDConflictPolicy.FAIL,
+    )
+    with pytest.raises(WorkflowUpdateFailedError) as caught:
+        await asyncio.wait_for(
+            stack.client.execute_update_with_start_workflow(
+                "admin_advance",
+                {**ADMIN, "idempotency_key": "a1", "reason": "Bekanntmachung erfolgt"},
+                start_workflow_operation=start,
+                result_type=m.Receipt,
+            ),
+            timeout=support.WAIT.total_seconds(),
+        )
+    cause = caught.value.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == Code.PROCEDURE_NOT_READY
+    assert cause.non_retryable
+    assert cause.message.startswith(
+        "PROCEDURE_NOT_READY: the procedure did not start: definition_id: "
+    ), cause.message
+    assert "no-such-definition" in cause.message
+    # the run itself failed with the start error, at once and non-retryable
+    handle = await start.workflow_handle()
+    with pytest.raises(WorkflowFailureError) as failed:
+        await handle.result()
+    assert isinstance(failed.value.cause, ApplicationError)
+    assert failed.value.cause.type == "DefinitionNotFound"
