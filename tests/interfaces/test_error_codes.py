@@ -219,8 +219,8 @@ async def test_procedure_ended(stack: Stack) -> None:
 async def test_an_update_sent_with_the_start_waits_instead_of_procedure_not_ready(
     stack: Stack,
 ) -> None:
-    """PROCEDURE_NOT_READY is reserved: an update in the very first workflow task (sent with
-    the start, before the definition is loaded) is held until the procedure is ready."""
+    """An update in the very first workflow task (sent with the start, before the
+    definition is loaded) is held until the procedure is ready, not refused."""
     data = support.fresh("baugb-3-1")
     start: WithStartWorkflowOperation[Any, Any] = WithStartWorkflowOperation(
         "Procedure",
