@@ -46,8 +46,8 @@ async def wait_phase(
     """Poll until the procedure has entered `phase` (a phase visit after `after_visits`).
 
     `status` names the next phase a moment before the phase runner has entered it (`visits`
-    counts entered visits); an admin update sent in between is acknowledged but then reset by
-    the phase start, so callers wait for the visit, not just the name.
+    counts entered visits); only then are its period and deadline set, so callers wait for
+    the visit, not just the name. (An advance sent in between is kept for that visit.)
     """
 
     async def current() -> tuple[str, str | None, bool]:
