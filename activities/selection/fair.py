@@ -135,8 +135,12 @@ class _ColumnGeneration:
         duals = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
         return float(result.x[-1]), np.asarray(result.x[:-1]), duals
 
-    def relaxation_duals(self, fixed: np.ndarray, floor: FloatArray) -> FloatArray:
-        """Duals of the same problem over the LP relaxation of the panel polytope.
+    def relaxation_duals(self, fixed: np.ndarray, floor: FloatArray) -> tuple[float, FloatArray]:
+        """Value and duals of the same problem over the LP relaxation of the panel polytope.
+
+        The value bounds the real optimum from above (every distribution's expected counts
+        lie in the relaxation), often far more tightly than the pricing bound early on, so
+        column generation may stop as soon as z is within the tolerance of it.
 
         Expected counts e with sum k and quota bounds, every free type at e_t / scale_t >= z:
         its duals are a (near) optimal dual of the real problem whenever the relaxation is
@@ -144,8 +148,8 @@ class _ColumnGeneration:
         from the first round instead of after hundreds of oscillating ones.
         """
         self.lp_solves += 1
-        _, _, duals = relaxed_level(self.inst, fixed, floor, self.never, self.scale)
-        return duals
+        value, _, duals = relaxed_level(self.inst, fixed, floor, self.never, self.scale)
+        return value, duals
 
     def prune(self, weights: FloatArray) -> None:
         """Forget panels unused for `_MAX_AGE` master solves: they only slow the LP down."""
@@ -173,10 +177,11 @@ class _ColumnGeneration:
         weighted sum of any panel minus what the fixed floors take.
         """
         inv_sizes = 1.0 / self.scale
-        center = self.relaxation_duals(fixed, floor)
+        relaxed, center = self.relaxation_duals(fixed, floor)
         first = self.price(center * inv_sizes)
         self.add(first)
-        best_ub = float(first @ (center * inv_sizes)) - float(center[fixed] @ floor[fixed])
+        priced = float(first @ (center * inv_sizes)) - float(center[fixed] @ floor[fixed])
+        best_ub = min(priced, relaxed)
         alpha = _SMOOTHING
         while True:
             z, weights, duals = self.solve_master(fixed, floor)
@@ -194,7 +199,9 @@ class _ColumnGeneration:
             price = float(candidate @ unit)
             bound = price - float(mixed[fixed] @ floor[fixed])
             if bound < best_ub:
-                best_ub, center = bound, mixed
+                best_ub = bound
+            if bound < priced:
+                priced, center = bound, mixed
             if self.add(candidate):
                 for neighbour in swap_neighbours(
                     self.inst, candidate, unit, price * (1.0 - _NEIGHBOUR_SLACK)
