@@ -28,7 +28,7 @@ import asyncpg
 from activities.records import StatementRecord, stable_id
 from activities.storage.audit import ChainLinks, NewEvent, chain_events, lock_head, write_links
 from activities.storage.canonical import STATEMENT_ROW_FORM
-from activities.storage.pgcopy import HEADER, TRAILER, encode_statement_rows
+from activities.storage.pgcopy import HEADER, INT4_MAX, TRAILER, encode_statement_rows
 
 __all__ = ["STATEMENT_COLUMNS", "IntakeOutcome", "store_statements"]
 
@@ -74,6 +74,13 @@ async def store_statements(
             msg = (
                 f"statements[{index}].procedure_id: expected {procedure_id!r} (the batch's "
                 f"procedure), got {s.procedure_id!r}"
+            )
+            raise ValueError(msg)
+        if s.sequence > INT4_MAX or s.round > INT4_MAX:  # refused before any I/O
+            name, value = ("sequence", s.sequence) if s.sequence > INT4_MAX else ("round", s.round)
+            msg = (
+                f"statements[{index}].{name}: expected an integer up to {INT4_MAX} "
+                f"(PostgreSQL integer), got {value}"
             )
             raise ValueError(msg)
     ids = [s.statement_id for s in statements]

@@ -27,7 +27,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["COLUMN_TYPES", "HEADER", "TRAILER", "encode_statement_rows"]
+__all__ = ["COLUMN_TYPES", "HEADER", "INT4_MAX", "TRAILER", "encode_statement_rows"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -53,7 +53,8 @@ _COLUMNS = len(COLUMN_TYPES)
 _TEXT_OID = 25
 _PG_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
-_INT4_MAX = 2**31 - 1
+INT4_MAX = 2**31 - 1
+"""Largest value of a PostgreSQL `integer` (sequence, round)."""
 
 _length = struct.Struct("!i").pack
 _two_int4 = struct.Struct("!iiii").pack  # length 4, value, length 4, value
@@ -81,9 +82,9 @@ def _check_int4(rows: Sequence[Sequence[Any]]) -> None:
     """Name the row and column that `struct` refused (the hot loop does not check ranges)."""
     for index, row in enumerate(rows):
         for position, name in ((2, "sequence"), (3, "round")):
-            if not -_INT4_MAX - 1 <= row[position] <= _INT4_MAX:
+            if not -INT4_MAX - 1 <= row[position] <= INT4_MAX:
                 msg = (
-                    f"statements[{index}].{name}: expected an integer up to {_INT4_MAX} "
+                    f"statements[{index}].{name}: expected an integer up to {INT4_MAX} "
                     f"(PostgreSQL integer), got {row[position]}"
                 )
                 raise ValueError(msg)

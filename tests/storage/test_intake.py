@@ -14,7 +14,7 @@ from activities.records import StatementRecord
 from activities.storage import intake
 from activities.storage.audit import NewEvent, append_events, verify_chain
 from activities.storage.canonical import statement_digest
-from activities.storage.pgcopy import COLUMN_TYPES
+from activities.storage.pgcopy import COLUMN_TYPES, encode_statement_rows
 from activities.storage.verify import verify_procedure
 from activities.storage.writes import RECORD_FIELDS
 from tests.storage.conftest import PROCEDURE, digest, statement
@@ -139,14 +139,21 @@ async def test_a_row_the_server_refuses_fails_the_batch_and_stores_nothing(
     assert (await verify_chain(db_pool, PROCEDURE)).events_checked == 1
 
 
-async def test_a_sequence_beyond_postgres_integer_is_named(db_pool: asyncpg.Pool) -> None:
-    too_big = statement(2).model_copy(update={"sequence": 2**31})
+@pytest.mark.parametrize("field", ["sequence", "round"])
+async def test_an_integer_beyond_postgres_integer_is_named(
+    db_pool: asyncpg.Pool, field: str
+) -> None:
+    too_big = statement(2).model_copy(update={field: 2**31})
     async with db_pool.acquire() as conn:
         with pytest.raises(
-            ValueError, match=r"statements\[1\]\.sequence: expected an integer up to"
+            ValueError, match=rf"statements\[1\]\.{field}: expected an integer up to"
         ):
             await intake.store_statements(conn, PROCEDURE, [statement(1), too_big])
     assert await db_pool.fetchval("SELECT count(*) FROM statements") == 0
+    # The encoder names the row too, should a caller skip intake's check.
+    row = tuple(getattr(too_big, c) for c in intake.STATEMENT_COLUMNS)
+    with pytest.raises(ValueError, match=rf"statements\[0\]\.{field}"):
+        encode_statement_rows([row])
 
 
 async def test_events_of_the_first_digest_form_still_verify(db_pool: asyncpg.Pool) -> None:
