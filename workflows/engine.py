@@ -137,6 +137,12 @@ class EngineBase:
         self._carried_ids: set[str] = set()
         self._early_signals: list[Any] = []  # arrived before the definition was loaded
         self._rejected_signals: list[dict[str, str]] = []  # become statement.rejected events
+        # Running totals of what went to the flusher and what it finished, per queue: the
+        # end of a hearing waits for what was received before it, not for an idle intake.
+        self._queued_statements = 0
+        self._stored_statements = 0
+        self._queued_rejections = 0
+        self._recorded_rejections = 0
 
     # ------------------------------------------------------------------ small helpers
 
@@ -313,12 +319,14 @@ class EngineBase:
             self.state.carried.append(CarriedStatement(record=record, via=via, key=key))
         else:
             self._pending.append((record, via, key))
+            self._queued_statements += 1
 
     def restore_carried(self) -> None:
         """First thing in a continued run: statements accepted while the last one drained."""
         for item in self.state.carried:
             self._run_keys.add(item.key)
             self._pending.append((item.record, "carried", item.key))
+            self._queued_statements += 1
         self.state.carried = []
 
     def refuse_while_continuing(self) -> None:
@@ -367,6 +375,7 @@ class EngineBase:
                     await self._record_rejections(rejected)
                 finally:
                     self._flushing = False
+                self._recorded_rejections += len(rejected)
                 continue
             if not self._pending:
                 return
@@ -377,6 +386,7 @@ class EngineBase:
                 await self._store_batch(batch)
             finally:
                 self._flushing = False
+            self._stored_statements += len(batch)
 
     async def _record_rejections(self, rejected: list[dict[str, str]]) -> None:
         events = [self.event("statement.rejected", item) for item in rejected]
@@ -459,9 +469,28 @@ class EngineBase:
     def intake_idle(self) -> bool:
         return not self._pending and not self._rejected_signals and not self._flushing
 
+    def reject_signal(self, key: str, problem: str) -> None:
+        """A signal that cannot be accepted: recorded as a `statement.rejected` event."""
+        self._rejected_signals.append({"idempotency_key": key, "problem": problem})
+        self._queued_rejections += 1
+        self.wake()
+
     async def drain_intake(self) -> None:
-        """Wait until every statement received so far is stored (counts are final)."""
-        await workflow.wait_condition(self.intake_idle)
+        """Wait until every statement received so far is stored (counts are final).
+
+        Only what was received before the call: statements that keep arriving (late ones,
+        after the deadline) must not keep a hearing from closing. Histories recorded before
+        the patch `drain-intake-received-so-far` waited for an idle intake.
+        """
+        if not workflow.patched("drain-intake-received-so-far"):
+            await workflow.wait_condition(self.intake_idle)
+            return
+        statements, rejections = self._queued_statements, self._queued_rejections
+        await workflow.wait_condition(
+            lambda: (
+                self._stored_statements >= statements and self._recorded_rejections >= rejections
+            )
+        )
 
     # ------------------------------------------------------------------ continue-as-new
 

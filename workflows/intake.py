@@ -190,8 +190,7 @@ class IntakeHandlers(EngineBase):
             target = checks.statement_target(self.defn, self.state, item, workflow.now())
         except (ValidationError, Rejected) as err:
             problem = m.first_error(err) if isinstance(err, ValidationError) else err.message
-            self._rejected_signals.append({"idempotency_key": str(key)[:200], "problem": problem})
-            self.wake()
+            self.reject_signal(str(key)[:200], problem)
             return
         record, _ = self._statement(item, target)
         self.enqueue(record, "signal", item.idempotency_key)
