@@ -51,7 +51,10 @@ class Driver:
         decisions = {k: list(v) for k, v in (decisions or {}).items()}
 
         async def started() -> bool:
-            return (await self.status()).state != "starting"
+            # Past "starting" is not enough: the first phase must have been entered, or a
+            # busy machine lets the driver act on the state between start and first entry.
+            status = await self.status()
+            return status.state != "starting" and (status.visits >= 1 or status.state != "running")
 
         await assert_eq_eventually(True, started)
         for _ in range(MAX_STEPS):
