@@ -108,9 +108,20 @@ class StatementSubmitter:
             return StatementsReceipt()
         starts = self._cuts(statements)
         ends = [*starts[1:], len(statements)]
-        parts = await asyncio.gather(
-            *(self._batch(list(statements[a:b])) for a, b in zip(starts, ends, strict=True))
-        )
+        tasks = [
+            asyncio.ensure_future(self._batch(list(statements[a:b])))
+            for a, b in zip(starts, ends, strict=True)
+        ]
+        try:
+            parts = await asyncio.gather(*tasks)
+        except BaseException:
+            # One batch failed for good (or the caller gave up): stop the others instead of
+            # leaving them running unobserved. Batches already accepted stay accepted;
+            # submitting the same statements again is safe (same update ids and keys).
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         receipts: list[StatementReceipt] = []
         errors: list[ItemError] = []
         for offset, part in zip(starts, parts, strict=True):

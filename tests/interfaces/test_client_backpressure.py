@@ -19,8 +19,9 @@ from typing import Any
 
 import httpx
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.exceptions import ApplicationError
 from temporalio.service import RetryConfig, RPCError, RPCStatusCode
 
 from tests.helpers import assert_eq_eventually
@@ -152,4 +153,22 @@ async def test_the_client_backs_off_and_loses_nothing(
         handle.id,
     )
     assert received == TOTAL
+    await _finish(handle)
+
+
+async def test_a_batch_refused_for_good_stops_the_others(limited: Stack) -> None:
+    """A non-retryable refusal ends `submit` with that error and leaves no batch running."""
+    handle = await _hearing(limited, limited.client)
+    items = [_statement(f"ok-{n}") for n in range(BATCH * 6)]
+    items[BATCH * 3 + 1] = _statement(f"ok-{BATCH * 3}")  # same key twice in batch 4
+    submitter = StatementSubmitter(handle, batch_size=BATCH, max_in_flight=2)
+
+    with pytest.raises(WorkflowUpdateFailedError) as info:
+        await submitter.submit(items)
+
+    assert isinstance(info.value.cause, ApplicationError)
+    assert info.value.cause.type == "DUPLICATE_IDEMPOTENCY_KEY"
+    current = asyncio.current_task()
+    left = [t for t in asyncio.all_tasks() if t is not current and "_batch" in repr(t)]
+    assert not left, left
     await _finish(handle)

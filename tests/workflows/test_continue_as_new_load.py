@@ -84,6 +84,8 @@ async def test_constant_load_crosses_continue_as_new_without_loss(stack: Stack) 
 
     result = await submitter.submit([_statement(n) for n in range(TOTAL)])
 
+    # runs draining for continue-as-new refused batches, which the client sent again
+    assert submitter.retry_reasons["PROCEDURE_CONTINUING"] > 0, submitter.retry_reasons
     assert not result.errors, result.errors[:3]
     assert len(result.receipts) == TOTAL
     assert [r.idempotency_key for r in result.receipts] == [f"load-{n}" for n in range(TOTAL)]
