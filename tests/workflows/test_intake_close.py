@@ -25,8 +25,8 @@ from workflows.procedure import ProcedureWorkflow
 
 pytestmark = pytest.mark.integration
 
-TOTAL = 3000
-ADVANCE_AFTER = 300  # stored statements before the administrator advances
+TOTAL = 1500
+ADVANCE_AFTER = 200  # stored statements before the administrator advances
 
 
 @pytest.fixture(scope="module")
