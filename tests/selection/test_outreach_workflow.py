@@ -237,3 +237,26 @@ def _cause_matches(err: WorkflowUpdateFailedError, pattern: str) -> bool:
     message = str(err.cause)
     assert re.search(pattern, message), message
     return True
+
+
+async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
+    selection = SelectionActivities(settings)  # no melderegister.csv in the data folder
+    acts: list[Callable[..., Any]] = [*storage.activities(), selection.draw_outreach_wave]
+    async with new_worker(env.client, ProcedureWorkflow, activities=acts) as w:
+        handle = await start(env.client, w.task_queue, start_input(DEFINITION))
+        await wait_phase(handle, "lottery")
+        for i in range(20):
+            await declare(handle, await register(handle, i), {"age": "65+"})
+        await env.sleep(timedelta(days=11))
+        await assert_eq_eventually(1, lambda: _count(storage, "outreach.wave_failed"))
+        (failed,) = events(storage, "outreach.wave_failed")
+        assert failed.payload["extract"] == "melderegister.csv"
+        assert "melderegister.csv" in failed.payload["reason"]
+        assert not events(storage, "outreach.wave_drawn")
+        status = await handle.query(ProcedureWorkflow.status)
+        assert status.state == "running"
+        assert status.phase_id == "lottery"
+        await cancel(env, handle)
