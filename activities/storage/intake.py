@@ -158,7 +158,9 @@ async def _copy_and_chain(
     await conn.copy_to_table(
         "statements", source=stream.chunks(), columns=STATEMENT_COLUMNS, format="binary"
     )
-    assert stream.links is not None  # the stream ran to its end, or the COPY raised
+    if stream.links is None:  # asyncpg stopped reading early without raising: never expected
+        msg = "store_statements: the COPY ended before the whole batch was sent"
+        raise RuntimeError(msg)
     return stream.links
 
 
