@@ -266,9 +266,10 @@ def leximin(
     this does the exact method run: one column generation per level, fixing the types whose
     duals are positive, with the panels found so far.
 
-    With `time_limit` (seconds) the exact method stops once the limit has passed (its first
-    level always completes); the distribution is then MAXIMIN-optimal and leximin for the
-    levels fixed so far (`complete=False`): still valid, and never worse than MAXIMIN.
+    With `time_limit` (seconds) the shortcut gets at most half of it, and the exact method
+    stops once the limit has passed (its first level always completes); the distribution is
+    then MAXIMIN-optimal and leximin for the levels fixed so far (`complete=False`): still
+    valid, and never worse than MAXIMIN.
     `exact=True` skips the relaxation shortcut (for comparison and tests).
     """
     started = time.perf_counter()
@@ -279,12 +280,16 @@ def leximin(
         target, levels = relaxed_leximin(inst, gen.never)
         gen.lp_solves += levels
         gen.scale = np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes)
+        # half the time limit at most: the exact levels below must still get their turn
+        shortcut_deadline = None if time_limit is None else started + time_limit / 2
         ratio, weights, _ = gen.stage(
-            gen.never.copy(), np.zeros(inst.n_types), goal=1.0 - tolerance
+            gen.never.copy(), np.zeros(inst.n_types), shortcut_deadline, goal=1.0 - tolerance
         )
         if ratio >= 1.0 - tolerance:
             return gen.finish(weights, levels, started)
-        gen.scale = sizes  # an integrality gap: the exact levels, keeping the panels
+        # an integrality gap, or out of time: the exact levels, keeping the panels
+        gen.scale = sizes
+        gen.timed_out = False
     return _exact_leximin(gen, started, time_limit)
 
 
