@@ -3,11 +3,13 @@
 Passing the workflow modules through saves re-executing them for every workflow instance; it
 must change nothing a workflow decides. So every recorded history replays with the worker's
 own runner, the unguarded change still fails replay, and no workflow module keeps mutable
-state that instances sharing the module could leak to each other.
+state that instances sharing the module could leak to each other (replaying every history
+leaves the module-level constants as they were).
 """
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
 
@@ -56,20 +58,31 @@ def test_passthrough_covers_civicflows_packages_and_can_be_turned_off() -> None:
     assert load_settings(sandbox_passthrough=False).sandbox_passthrough is False
 
 
-def test_workflow_modules_hold_no_mutable_module_state() -> None:
-    """Passed through, a module's globals are shared by every workflow instance: none of
-    civicflow's workflow modules may keep a list, dict or set that code could change."""
+def _module_containers() -> dict[str, object]:
+    """Every list, dict, set or bytearray held at module level by a workflow module."""
     import workflows.procedure  # noqa: F401  (loads every workflow module)
 
-    shared = []
+    found: dict[str, object] = {}
     for name, module in sorted(sys.modules.items()):
         if not name.startswith("workflows.") or name == "workflows.client":
             continue
         for attr, value in vars(module).items():
-            if attr.startswith("__"):
-                continue
-            if isinstance(value, list | set | bytearray) or (
-                isinstance(value, dict) and attr != "RUNNERS"
-            ):
-                shared.append(f"{name}.{attr}")
-    assert shared == []
+            if not attr.startswith("__") and isinstance(value, list | dict | set | bytearray):
+                found[f"{name}.{attr}"] = value
+    return found
+
+
+async def test_workflow_modules_keep_no_state_between_instances() -> None:
+    """Passed through, a module's globals are shared by every workflow instance: containers
+    there must be constants (UPPER_CASE names) that running workflows never change."""
+    containers = _module_containers()
+    assert [name for name in containers if not name.rsplit(".", 1)[1].lstrip("_").isupper()] == []
+    before = copy.deepcopy(containers)
+    replayer = Replayer(
+        workflows=[ProcedureWorkflow],
+        data_converter=pydantic_data_converter,
+        workflow_runner=sandbox_runner(),
+    )
+    for path in HISTORIES:
+        await replayer.replay_workflow(history(path))
+    assert _module_containers() == before
