@@ -187,6 +187,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
                     land=start.land,
                     started_at=workflow.now(),
                     parameters=params,
+                    kind=defn.kind,
                 )
             ),
             c.StoreResult,

@@ -104,6 +104,9 @@ async def test_a_real_procedure_on_the_site(
     assert detail is not None
     assert detail.summary.state == "completed"
     assert detail.current is None
+    # The engine records the definition's kind with the procedure (migration 0004).
+    kind = await db_pool.fetchval("SELECT kind FROM procedures WHERE procedure_id = $1", handle.id)
+    assert kind == "bauleitplanung"
     assert [v.phase_id for v in detail.visits] == ["announcement", "hearing", "weighing",
                                                     "decision"]  # fmt: skip
     hearing_visit = detail.visits[1]
