@@ -66,7 +66,7 @@ async def large_hearing(
     tag = uuid.uuid4().hex[:8]
     out: dict[str, Any] = {"total": total, "batch": batch}
     proc = await start_procedure(bench, f"bench-s3-{tag}", hearing_now=True)
-    handle = bench.client.get_workflow_handle_for(ProcedureWorkflow.run, proc.id)
+    handle = proc
     items = [statement(f"k{i}") for i in range(total)]
     helper = StatementSubmitter(handle, batch_size=batch, max_in_flight=8)
     before = rss()
