@@ -10,12 +10,12 @@ probabilities are estimated by repeated runs. Wall time suffers when other work 
 
     .venv/bin/python bench/selection_bench.py [--runs 1000] [--seed 7]
 
-Measured 2026-11-25 on the 2-core machine, with other helpers' servers and tests running
-(load average about 10), `--runs 500 --tolerance 1e-2 --leximin-limit 480`; 1,254 types:
-    legacy     4.3 s wall    3.9 s cpu   min 0.0000 (73 people never drawn)  gini 0.472
-    maximin  111.5 s wall   35.8 s cpu   min 0.0456 (upper bound 0.0460)     gini 0.384
-    leximin  481.3 s wall  310.2 s cpu   min 0.0456, 3 levels, stopped at the limit, gini 0.353
-An earlier maximin run with less load took 29.4 s wall. LEXIMIN is not complete in 120 s.
+Measured 2026-11-25 13:30 UTC on the 2-core machine shared with other helpers (load
+average about 8), `--runs 300 --tolerance 1e-2 --leximin-limit 120`; 1,254 types:
+    legacy     2.2 s wall    1.6 s cpu   min 0.0000 (116 people never drawn)  gini 0.476
+    maximin   65.7 s wall   29.9 s cpu   min 0.0456 (relaxation bound 0.0460)  gini 0.384
+    leximin  200.0 s wall  100.1 s cpu   min 0.0456, stopped at the limit after 1 level, gini 0.376
+More figures (tolerance 1e-3, before/after, profile) in bench/REPORT.md, "Fair selection".
 """
 
 from __future__ import annotations
