@@ -376,9 +376,7 @@ async def atom(request: Request) -> Response:
         ags = municipality_param(raw, "municipality") if raw else None
     except BadParameterError as err:
         return bad_request(request, err)
-    items = await readmodel_feeds.recent_items_in(
-        pool_of(request), municipality=ags, limit=ATOM_LIMIT
-    )
+    items = await readmodel.recent_items(pool_of(request), ATOM_LIMIT, municipality=ags)
     options = AtomOptions(
         feed_url=str(request.url),
         site_url=site_url(request),

@@ -389,8 +389,11 @@ async def list_deadlines(
     return out
 
 
-async def recent_items(db: Db, limit: int = 50) -> list[RecentItem]:
-    """The newest procedures and decisions together, newest first (at most `limit`)."""
+async def recent_items(
+    db: Db, limit: int = 50, *, municipality: str | None = None
+) -> list[RecentItem]:
+    """The newest procedures and decisions together, newest first (at most `limit`), of all
+    municipalities or of one (its Atom feed)."""
     if not 1 <= limit <= 1000:
         msg = f"limit: expected an integer from 1 to 1000, got {limit}"
         raise ValueError(msg)
@@ -398,14 +401,17 @@ async def recent_items(db: Db, limit: int = 50) -> list[RecentItem]:
         "(SELECT 'procedure' AS kind, p.procedure_id, p.procedure_id AS item_id, p.title, "
         "p.title AS procedure_title, p.municipality, p.started_at AS at, '' AS outcome, "
         "'' AS body, p.definition_id, p.definition_version "
-        "FROM procedures p ORDER BY p.started_at DESC LIMIT $1) "
+        "FROM procedures p WHERE $2::text IS NULL OR p.municipality = $2 "
+        "ORDER BY p.started_at DESC LIMIT $1) "
         "UNION ALL "
         "(SELECT 'decision', d.procedure_id, d.decision_id, d.title, p.title, p.municipality, "
         "d.decided_at, d.outcome, d.body, p.definition_id, p.definition_version "
         "FROM decisions d JOIN procedures p USING (procedure_id) "
+        "WHERE $2::text IS NULL OR p.municipality = $2 "
         "ORDER BY d.decided_at DESC LIMIT $1) "
         "ORDER BY at DESC, item_id LIMIT $1",
         limit,
+        municipality,
     )
     out = []
     for r in rows:

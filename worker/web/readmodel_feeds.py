@@ -15,7 +15,7 @@ from typing import Any
 from urllib.parse import quote
 
 from worker.web import catalogue, readmodel
-from worker.web.models import Localized, RecentItem
+from worker.web.models import Localized
 from worker.web.phases import localized, role_title
 from worker.web.readmodel import Db
 
@@ -30,7 +30,6 @@ __all__ = [
     "procedure_records",
     "procedure_title",
     "procedure_url",
-    "recent_items_in",
 ]
 
 EXPORT_BATCH = 500
@@ -42,54 +41,6 @@ async def procedure_title(db: Db, procedure_id: str) -> str | None:
         "SELECT title FROM procedures WHERE procedure_id = $1", procedure_id
     )
     return title
-
-
-async def recent_items_in(
-    db: Db, *, municipality: str | None = None, limit: int = 50
-) -> list[RecentItem]:
-    """`readmodel.recent_items`, optionally only of one municipality (its Atom feed)."""
-    if municipality is None:
-        return await readmodel.recent_items(db, limit)
-    if not 1 <= limit <= 1000:
-        msg = f"limit: expected an integer from 1 to 1000, got {limit}"
-        raise ValueError(msg)
-    rows = await db.fetch(
-        "(SELECT 'procedure' AS kind, p.procedure_id, p.procedure_id AS item_id, p.title, "
-        "p.title AS procedure_title, p.started_at AS at, '' AS outcome, '' AS body, "
-        "p.definition_id, p.definition_version FROM procedures p WHERE p.municipality = $2 "
-        "ORDER BY p.started_at DESC LIMIT $1) "
-        "UNION ALL "
-        "(SELECT 'decision', d.procedure_id, d.decision_id, d.title, p.title, d.decided_at, "
-        "d.outcome, d.body, p.definition_id, p.definition_version "
-        "FROM decisions d JOIN procedures p USING (procedure_id) WHERE p.municipality = $2 "
-        "ORDER BY d.decided_at DESC LIMIT $1) "
-        "ORDER BY at DESC, item_id LIMIT $1",
-        limit,
-        municipality,
-    )
-    out = []
-    for r in rows:
-        defn = catalogue.definition(r["definition_id"], r["definition_version"])
-        if r["kind"] == "procedure":
-            summary = defn.title.de if defn is not None else r["definition_id"]
-            extra = {"definition_id": r["definition_id"]}
-        else:
-            summary = f"{r['body']}: {r['outcome']}"
-            extra = {"outcome": r["outcome"], "body": r["body"]}
-        out.append(
-            RecentItem(
-                kind=r["kind"],
-                procedure_id=r["procedure_id"],
-                item_id=r["item_id"],
-                title=r["title"],
-                procedure_title=r["procedure_title"],
-                municipality=municipality,
-                published_at=r["at"],
-                summary=summary,
-                extra=extra,
-            )
-        )
-    return out
 
 
 @dataclass(frozen=True)
