@@ -260,3 +260,31 @@ async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
         assert status.state == "running"
         assert status.phase_id == "lottery"
         await cancel(env, handle)
+
+
+async def test_outreach_survives_continue_as_new(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    """Counts, the check and the handlers carry over when the run continues as new."""
+    storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        data = start_input(DEFINITION, limits={"max_updates_per_run": 10})
+        handle = await start(env.client, w.task_queue, data)
+        await wait_phase(handle, "lottery")
+        for i in range(12):  # 24 updates: at least two continue-as-new on the way
+            await declare(handle, await register(handle, i), {"age": "65+", "gender": "male"})
+        status = await handle.query(ProcedureWorkflow.status)
+        assert status.run >= 2
+        view = await handle.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert view.profiles == 12
+        assert view.counts["age"] == {"65+": 12}
+        assert not view.compared  # min_profiles is 20
+        for i in range(12, 20):
+            await declare(handle, await register(handle, i), {"age": "16-24"})
+        await env.sleep(timedelta(days=11))
+        await assert_eq_eventually(1, lambda: _count(storage, "outreach.under_represented"))
+        (reported,) = events(storage, "outreach.under_represented")
+        assert reported.payload["profiles"] == 20
+        status = await handle.query(ProcedureWorkflow.status)
+        assert status.counts["profile:age=16-24"] == 8
+        await cancel(env, handle)
