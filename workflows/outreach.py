@@ -45,7 +45,7 @@ with workflow.unsafe.imports_passed_through():
     from definitions.outreach import Outreach
     from definitions.schema import PARAM_REF, InvitationPhase, resolve_duration, resolve_int
     from workflows.engine import EngineBase, parse_payload
-    from workflows.errors import Code, Rejected
+    from workflows.errors import Code, Rejected, rejection
 
 __all__ = [
     "DECLARE_PROFILE",
@@ -303,9 +303,7 @@ async def _draw(
         )
     except ActivityError as err:
         cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
-        raise ApplicationError(
-            f"SELECTION_FAILED: {cause}", type="SELECTION_FAILED", non_retryable=True
-        ) from err
+        raise rejection(Code.SELECTION_FAILED, cause) from err
     st.remember_key("draw_panel", data.idempotency_key)
     st.remember_key(_DONE, _marker(engine, "panel", phase.id))
     st.counts["panel_members"] = len(result.panel)

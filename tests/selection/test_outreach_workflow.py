@@ -262,6 +262,27 @@ async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
         await cancel(env, handle)
 
 
+async def test_a_failed_draw_is_refused_with_selection_failed_and_the_procedure_goes_on(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
+    selection = SelectionActivities(settings)  # no pool file in the data folder
+    acts: list[Callable[..., Any]] = [*storage.activities(), selection.draw_procedure_panel]
+    async with new_worker(env.client, ProcedureWorkflow, activities=acts) as w:
+        handle = await start(env.client, w.task_queue, start_input(DEFINITION))
+        await wait_phase(handle, "lottery")
+        draw = outreach.DrawPanelInput(
+            idempotency_key="draw-1", role="moderator", seed="s", pool="missing.csv"
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(outreach.DRAW_PANEL, draw, result_type=m.Receipt)
+        assert _cause_matches(info.value, "^SELECTION_FAILED: .*missing.csv")
+        assert not events(storage, "panel.selected")
+        status = await handle.query(ProcedureWorkflow.status)
+        assert (status.state, status.phase_id) == ("running", "lottery")
+        await cancel(env, handle)
+
+
 async def test_outreach_survives_continue_as_new(
     env: WorkflowEnvironment, settings: SelectionSettings
 ) -> None:
