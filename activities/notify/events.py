@@ -21,6 +21,10 @@ __all__ = [
     "DEFAULT_SOURCE",
     "EVENT_TYPES",
     "EVENT_TYPE_PREFIX",
+    "OUTREACH_UNDER_REPRESENTED",
+    "OUTREACH_WAVE_DRAWN",
+    "OUTREACH_WAVE_FAILED",
+    "PANEL_SELECTED",
     "PHASE_CHANGED",
     "PROCEDURE_CANCELLED",
     "PROCEDURE_COMPLETED",
@@ -40,6 +44,10 @@ COMMITMENT_DUE: Final = "de.civicflow.commitment.due"
 COMMITMENT_OVERDUE: Final = "de.civicflow.commitment.overdue"
 PROCEDURE_COMPLETED: Final = "de.civicflow.procedure.completed"
 PROCEDURE_CANCELLED: Final = "de.civicflow.procedure.cancelled"
+OUTREACH_UNDER_REPRESENTED: Final = "de.civicflow.outreach.under_represented"
+OUTREACH_WAVE_DRAWN: Final = "de.civicflow.outreach.wave_drawn"
+OUTREACH_WAVE_FAILED: Final = "de.civicflow.outreach.wave_failed"
+PANEL_SELECTED: Final = "de.civicflow.panel.selected"
 
 EVENT_TYPES: Final[frozenset[str]] = frozenset(
     {
@@ -52,6 +60,10 @@ EVENT_TYPES: Final[frozenset[str]] = frozenset(
         COMMITMENT_OVERDUE,
         PROCEDURE_COMPLETED,
         PROCEDURE_CANCELLED,
+        OUTREACH_UNDER_REPRESENTED,
+        OUTREACH_WAVE_DRAWN,
+        OUTREACH_WAVE_FAILED,
+        PANEL_SELECTED,
     }
 )
 

@@ -23,7 +23,7 @@ from tests.interfaces.docs import ROOT
 from workflows import messages as m
 
 EVENTS_DOC = ROOT / "docs" / "events.md"
-_BLOCK = re.compile(r"<!-- event: ([a-z.]+) -->\n```json\n(.*?)\n```", re.S)
+_BLOCK = re.compile(r"<!-- event: ([a-z._]+) -->\n```json\n(.*?)\n```", re.S)
 
 
 def documented() -> dict[str, dict[str, Any]]:

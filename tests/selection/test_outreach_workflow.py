@@ -23,6 +23,7 @@ from activities.selection.activity import SelectionActivities
 from activities.selection.settings import SelectionSettings
 from definitions.schema import Definition, InvitationPhase
 from tests.helpers import assert_eq_eventually, new_worker
+from tests.interfaces.test_events import documented
 from tests.workflows.fakes import FakeStorage
 from tests.workflows.support import cancel, load_catalogue, start, start_input, wait_phase
 from workflows import messages as m
@@ -30,6 +31,7 @@ from workflows import outreach
 from workflows.procedure import ProcedureWorkflow
 
 DEFINITION = "buergerrat"
+COMMON = {"event_id", "seq", "hash", "phase_id", "round"}  # added to every event's data
 
 
 def targets() -> dict[str, dict[str, float]]:
@@ -80,6 +82,12 @@ async def declare(handle: WorkflowHandle[Any, Any], pid: str, profile: dict[str,
 
 def events(storage: FakeStorage, type_: str) -> list[Any]:
     return [storage.events[i] for i in storage.event_order if storage.events[i].type == type_]
+
+
+def assert_documented(event: Any) -> None:
+    """docs/events.md shows exactly the data fields the engine sends for this event."""
+    example = documented()[f"de.civicflow.{event.type}"]["data"]
+    assert set(event.payload) - COMMON == set(example) - COMMON, event.type
 
 
 @pytest.fixture
@@ -134,8 +142,10 @@ async def test_gaps_reported_second_wave_and_panel_logged(
         await env.sleep(timedelta(days=11))  # check_after is P10D
         await assert_eq_eventually(1, lambda: _count(storage, "outreach.wave_drawn"))
         (reported,) = events(storage, "outreach.under_represented")
+        assert_documented(reported)
         assert {(g["feature"], g["category"]) for g in reported.payload["gaps"]} == set(missing)
         (wave,) = events(storage, "outreach.wave_drawn")
+        assert_documented(wave)
         assert wave.payload["letters"] == 1000  # second_wave_letters default
         assert "Musterweg" not in str(wave.payload)  # counts and digests, no address
         listed = settings.documents_dir / wave.payload["file"]
@@ -157,6 +167,7 @@ async def test_gaps_reported_second_wave_and_panel_logged(
             result_type=m.Receipt,
         )
         (selected,) = events(storage, "panel.selected")
+        assert_documented(selected)
         payload = selected.payload
         assert payload["selection_id"] == receipt.id
         assert len(payload["panel"]) == 12
@@ -253,6 +264,7 @@ async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
         await env.sleep(timedelta(days=11))
         await assert_eq_eventually(1, lambda: _count(storage, "outreach.wave_failed"))
         (failed,) = events(storage, "outreach.wave_failed")
+        assert_documented(failed)
         assert failed.payload["extract"] == "melderegister.csv"
         assert "melderegister.csv" in failed.payload["reason"]
         assert not events(storage, "outreach.wave_drawn")
@@ -305,6 +317,7 @@ async def test_outreach_survives_continue_as_new(
         await env.sleep(timedelta(days=11))
         await assert_eq_eventually(1, lambda: _count(storage, "outreach.under_represented"))
         (reported,) = events(storage, "outreach.under_represented")
+        assert_documented(reported)
         assert reported.payload["profiles"] == 20
         status = await handle.query(ProcedureWorkflow.status)
         assert status.counts["profile:age=16-24"] == 8

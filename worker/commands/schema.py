@@ -20,10 +20,11 @@ from pydantic import BaseModel, TypeAdapter
 
 from activities.notify import events
 from workflows import messages as m
+from workflows import outreach
 
 __all__ = ["INDEX_FILE", "SCHEMA_VERSION", "message_schemas", "schema_app", "write_schemas"]
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
 """Bump the major part when a field is renamed or removed, the minor part when one is added."""
 
 _MAJOR = SCHEMA_VERSION.split(".", 1)[0]
@@ -45,6 +46,8 @@ _MESSAGES: dict[str, tuple[Any, str]] = {
     "AdminPauseInput": (m.AdminPauseInput, "validation"),
     "AdminResumeInput": (m.AdminResumeInput, "validation"),
     "AdminCancelInput": (m.AdminCancelInput, "validation"),
+    "DeclareProfileInput": (outreach.DeclareProfileInput, "validation"),
+    "DrawPanelInput": (outreach.DrawPanelInput, "validation"),
     "Receipt": (m.Receipt, "serialization"),
     "StatementReceipt": (m.StatementReceipt, "serialization"),
     "StatementsReceipt": (m.StatementsReceipt, "serialization"),
@@ -53,6 +56,7 @@ _MESSAGES: dict[str, tuple[Any, str]] = {
     "CommitmentList": (list[m.CommitmentView], "serialization"),
     "Timeline": (list[m.TimelineEntry], "serialization"),
     "ProcedureResult": (m.ProcedureResult, "serialization"),
+    "OutreachView": (outreach.OutreachView, "serialization"),
     "CloudEvent": (events.CloudEvent, "serialization"),
 }
 
@@ -73,6 +77,9 @@ _INTERFACE: dict[str, Any] = {
         "admin_pause": {"input": "AdminPauseInput", "result": "Receipt"},
         "admin_resume": {"input": "AdminResumeInput", "result": "Receipt"},
         "admin_cancel": {"input": "AdminCancelInput", "result": "Receipt"},
+        # only while an invitation phase with `outreach` in its definition runs:
+        outreach.DECLARE_PROFILE: {"input": "DeclareProfileInput", "result": "Receipt"},
+        outreach.DRAW_PANEL: {"input": "DrawPanelInput", "result": "Receipt"},
     },
     "signals": {"post_statement": {"input": "StatementInput"}},
     "queries": {
@@ -80,6 +87,7 @@ _INTERFACE: dict[str, Any] = {
         "statements": {"args": ["after: int = 0", "limit: int = 100"], "result": "StatementPage"},
         "commitments": {"args": [], "result": "CommitmentList"},
         "timeline": {"args": [], "result": "Timeline"},
+        outreach.OUTREACH_QUERY: {"args": [], "result": "OutreachView"},
     },
     "events": {"envelope": "CloudEvent", "types": sorted(events.EVENT_TYPES)},
 }
