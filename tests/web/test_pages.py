@@ -100,6 +100,19 @@ async def test_filter_form_keeps_choices(client: httpx.AsyncClient) -> None:
     assert text_of(selected[0]) == "Heidelberg"
 
 
+async def test_a_municipality_filter_offers_its_feeds(client: httpx.AsyncClient) -> None:
+    _, unfiltered = await get_page(client, "/")
+    assert not unfiltered.xpath("//ul[@id='municipality-feeds']")
+    _, doc = await get_page(client, f"/?municipality={HEIDELBERG}")
+    calendar = doc.xpath("//a[@id='municipality-calendar-link']")[0]
+    assert calendar.get("href") == f"/municipalities/{HEIDELBERG}/deadlines.ics?lang=de"
+    assert "Heidelberg" in text_of(calendar)
+    atom = doc.xpath("//a[@id='municipality-atom-link']")[0].get("href")
+    assert atom == f"/feeds/atom.xml?municipality={HEIDELBERG}&lang=de"
+    for href in (calendar.get("href"), atom):
+        assert (await client.get(href)).status_code == 200
+
+
 async def test_pagination(db_pool: asyncpg.Pool, site: SeededSite) -> None:
     started = site.today - timedelta(days=400)
     for n in range(22):

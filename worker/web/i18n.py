@@ -192,6 +192,9 @@ TEXTS: dict[str, tuple[str, str]] = {
     "licence": ("Daten: {name}", "Data: {name}"),
     "open_data": ("Offene Daten", "Open data"),
     "atom_feed": ("Neuigkeiten (Atom)", "News (Atom)"),
+    "municipality_calendar_feed": ("Alle Fristen in {name} als Kalender (iCal)",
+                                   "All deadlines in {name} as calendar (iCal)"),
+    "municipality_atom_feed": ("Neuigkeiten aus {name} (Atom)", "News from {name} (Atom)"),
 }  # fmt: skip
 
 # Labels of values from the data (phase types, states, statement types, ...).
