@@ -11,6 +11,7 @@ import typer
 from worker.commands import definitions as definitions_command
 from worker.commands.audit import audit_app
 from worker.commands.bench import bench
+from worker.commands.codec import codec_server
 from worker.commands.dev import dev
 from worker.commands.migrate import migrate
 from worker.commands.outbox import outbox_app
@@ -47,6 +48,7 @@ app.add_typer(procedure_app, name="procedure")
 app.add_typer(schema_app, name="schema")
 app.add_typer(webhooks_app, name="webhooks")
 app.command("bench")(bench)
+app.command("codec-server")(codec_server)
 app.command("dev")(dev)
 app.command("migrate")(migrate)
 app.command("web")(web)

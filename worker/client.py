@@ -1,21 +1,26 @@
 """Connect to Temporal the way every civicflow process does: settings in, client out.
 
 The pydantic data converter is not optional: workflow and activity payloads are pydantic
-models, and a client without it would send them in a shape the worker cannot read.
+models, and a client without it would send them in a shape the worker cannot read. With
+`CIVICFLOW_PAYLOAD_KEYS` set it also encrypts (worker.codec): worker, CLI and integrator
+helpers all connect here, so they all agree on the keys.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import timedelta
 
 from temporalio.client import Client, TLSConfig
 from temporalio.contrib.pydantic import pydantic_data_converter
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes
 from temporalio.runtime import Runtime
 
+from worker.codec import EncryptionCodec, parse_payload_keys
 from worker.config import Settings
 
-__all__ = ["TemporalUnavailableError", "connect", "tls_config"]
+__all__ = ["TemporalUnavailableError", "connect", "data_converter", "payload_codec", "tls_config"]
 
 CONNECT_TIMEOUT_SECONDS = 10.0
 
@@ -42,6 +47,31 @@ def tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
+def payload_codec(settings: Settings) -> EncryptionCodec | None:
+    """The payload encryption codec of the settings, or None when no key is configured."""
+    if settings.payload_keys is None:
+        return None
+    keys = parse_payload_keys(settings.payload_keys.get_secret_value())
+    current = settings.payload_key_id or next(iter(keys))  # settings allow this only for one key
+    return EncryptionCodec(keys, current)
+
+
+def data_converter(settings: Settings) -> DataConverter:
+    """pydantic converter, plus encryption when keys are configured.
+
+    Encrypted, failure messages and stack traces are moved into an encoded (so encrypted)
+    attribute as well: an error such as a rejected registration may quote what it rejected.
+    """
+    codec = payload_codec(settings)
+    if codec is None:
+        return pydantic_data_converter
+    return dataclasses.replace(
+        pydantic_data_converter,
+        payload_codec=codec,
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
+
+
 async def connect(
     settings: Settings,
     *,
@@ -57,7 +87,7 @@ async def connect(
                 namespace=settings.temporal_namespace,
                 api_key=settings.temporal_api_key,
                 tls=tls_config(settings),
-                data_converter=pydantic_data_converter,
+                data_converter=data_converter(settings),
                 connect_timeout=timedelta(seconds=connect_timeout),
                 runtime=runtime,
             ),

@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.storage.pool import check_schema_name
+from worker.codec import PayloadKeyError, parse_payload_keys
 
 __all__ = ["ConfigError", "Settings", "load_settings"]
 
@@ -75,6 +76,16 @@ class Settings(BaseSettings):
         description="import civicflow's packages once per process, not once per workflow "
         "(see worker.run.sandbox_runner); false restores the sandbox's per-run module copies",
     )
+    payload_keys: SecretStr | None = Field(
+        default=None,
+        description="payload encryption keys, id:base64 32 bytes (comma list) or JSON "
+        '{"id": "base64"}; environment only; unset: payloads are not encrypted',
+    )
+    payload_key_id: str | None = Field(
+        default=None,
+        min_length=1,
+        description="id of the key new payloads are encrypted with (default: the only key)",
+    )
 
     @field_validator("temporal_address")
     @classmethod
@@ -114,6 +125,38 @@ class Settings(BaseSettings):
             msg = f"expected a name without dots or spaces (e.g. civicflow), got {value!r}"
             raise ValueError(msg)
         return value
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _payload_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                parse_payload_keys(value.get_secret_value())
+            except PayloadKeyError as err:
+                raise ValueError(str(err)) from None  # the message never holds key material
+        return value
+
+    @model_validator(mode="after")
+    def _current_payload_key(self) -> Settings:
+        if self.payload_keys is None:
+            if self.payload_key_id is not None:
+                msg = "payload_key_id is set but payload_keys (CIVICFLOW_PAYLOAD_KEYS) is not"
+                raise ValueError(msg)
+            return self
+        ids = list(parse_payload_keys(self.payload_keys.get_secret_value()))
+        if self.payload_key_id is None and len(ids) > 1:
+            msg = (
+                f"payload_key_id (CIVICFLOW_PAYLOAD_KEY_ID) must name the current key "
+                f"when several are configured ({', '.join(ids)})"
+            )
+            raise ValueError(msg)
+        if self.payload_key_id is not None and self.payload_key_id not in ids:
+            msg = (
+                f"payload_key_id (CIVICFLOW_PAYLOAD_KEY_ID) {self.payload_key_id!r} is not "
+                f"among payload_keys ({', '.join(ids)})"
+            )
+            raise ValueError(msg)
+        return self
 
     @model_validator(mode="after")
     def _tls_pair(self) -> Settings:

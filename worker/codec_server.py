@@ -1,0 +1,198 @@
+"""`civicflow codec-server`: Temporal's codec server protocol over civicflow's payload codec.
+
+With encryption on, the Temporal Web UI (and `temporal workflow show`) see only ciphertext.
+The UI's "Data Encoder" (or `temporal server start-dev --ui-codec-endpoint URL`) sends the
+payloads it wants to show to `POST /decode` from the administrator's browser, so the keys stay
+on this server and never reach the Temporal server. The protocol is Temporal's: the body and
+the answer are `{"payloads": [...]}` in protobuf JSON; `POST /encode` is the reverse (used
+when the UI sends a signal or starts a workflow). The browser calls cross-origin, so the UI's
+origin must be allowed (CORS); in production a bearer token (the UI can pass the user's access
+token, or a proxy adds a fixed one) keeps the decoder from being an open decryption oracle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+
+import uvicorn
+from google.protobuf import json_format
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from temporalio.api.common.v1 import Payload, Payloads
+from temporalio.converter import PayloadCodec
+
+from worker.codec import PayloadDecryptionError, UnknownPayloadKeyError
+from worker.config import ConfigError
+
+__all__ = ["CodecServerSettings", "create_codec_app", "load_codec_server_settings", "serve"]
+
+MAX_BODY_BYTES = 64 * 1024 * 1024  # a batch of payloads; one payload is at most 2 MB
+_CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+
+
+class CodecServerSettings(BaseSettings):
+    """Where the codec server listens and whom it answers (`CIVICFLOW_CODEC_SERVER_*`).
+
+    The keys are the worker's (`CIVICFLOW_PAYLOAD_KEYS`, `CIVICFLOW_PAYLOAD_KEY_ID`).
+    """
+
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICFLOW_CODEC_SERVER_", extra="forbid", frozen=True
+    )
+
+    host: str = Field(default="127.0.0.1", min_length=1)
+    port: int = Field(default=8081, ge=0, le=65535, description="0: any free port")
+    cors_origins: str = Field(
+        default="http://127.0.0.1:8233,http://localhost:8233",
+        description="comma list of Web UI origins allowed to call from a browser",
+    )
+    token: SecretStr | None = Field(
+        default=None, description="if set, requests need `Authorization: Bearer <token>`"
+    )
+    shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=600)
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in _split(value):
+            scheme, sep, rest = origin.partition("://")
+            if scheme not in ("http", "https") or not sep or not rest or "/" in rest:
+                msg = f"expected origins like http://127.0.0.1:8233 (no path), got {origin!r}"
+                raise ValueError(msg)
+        return value
+
+    @property
+    def origins(self) -> list[str]:
+        """The allowed origins, parsed."""
+        return _split(self.cors_origins)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip().rstrip("/") for part in value.split(",") if part.strip()]
+
+
+def load_codec_server_settings(**overrides: object) -> CodecServerSettings:
+    """Settings from the environment, non-None overrides (CLI flags) taking precedence."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        return CodecServerSettings(**given)  # type: ignore[arg-type]
+    except ValidationError as err:
+        problems = []
+        for error in err.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            problems.append(f"{field} (CIVICFLOW_CODEC_SERVER_{field.upper()}): {error['msg']}")
+        msg = "invalid configuration: " + "; ".join(problems)
+        raise ConfigError(msg) from None
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _authorised(request: Request, token: str | None) -> bool:
+    if token is None:
+        return True
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+def create_codec_app(
+    codec: PayloadCodec, *, cors_origins: Sequence[str], token: str | None = None
+) -> Starlette:
+    """The ASGI app: POST /encode, POST /decode, CORS preflight for `cors_origins`."""
+
+    def endpoint(apply: _CodecFn) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            if not _authorised(request, token):
+                return _error(401, "missing or wrong bearer token")
+            body = await request.body()
+            if len(body) > MAX_BODY_BYTES:
+                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+            try:
+                given = json_format.Parse(body, Payloads())
+            except json_format.ParseError as err:
+                return _error(400, f'expected {{"payloads": [...]}} in protobuf JSON: {err}')
+            try:
+                result = Payloads(payloads=await apply(given.payloads))
+            except (UnknownPayloadKeyError, PayloadDecryptionError) as err:
+                return _error(400, str(err))
+            return Response(json_format.MessageToJson(result), media_type="application/json")
+
+        return handle
+
+    return Starlette(
+        routes=[
+            Route("/encode", endpoint(codec.encode), methods=["POST"]),
+            Route("/decode", endpoint(codec.decode), methods=["POST"]),
+        ],
+        middleware=[
+            Middleware(
+                CORSMiddleware,
+                allow_origins=list(cors_origins),
+                allow_methods=["POST"],
+                allow_headers=["content-type", "x-namespace", "authorization"],
+                allow_credentials=True,  # the UI's "include cross-origin credentials"
+                max_age=600,
+            )
+        ],
+    )
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handlers: the caller's stop event decides."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def serve(
+    settings: CodecServerSettings,
+    codec: PayloadCodec,
+    stop: asyncio.Event,
+    *,
+    ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve until `stop` is set; `ready(url)` once requests are accepted."""
+    from worker.web.server import bind  # one place binds sockets with a clear error
+
+    token = None if settings.token is None else settings.token.get_secret_value()
+    app = create_codec_app(codec, cors_origins=settings.origins, token=token)
+    sock = bind(settings.host, settings.port)
+    config = uvicorn.Config(
+        app,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
+        server_header=False,
+    )
+    server = _Server(config)
+    host, port = sock.getsockname()[:2]
+    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+    async def watch() -> None:
+        while not server.started and not server.should_exit:  # noqa: ASYNC110
+            await asyncio.sleep(0.02)
+        if server.started and ready is not None:
+            ready(url)
+        await stop.wait()
+        server.should_exit = True
+
+    watcher = asyncio.create_task(watch())
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        sock.close()
