@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 import pytest
 from prometheus_client import CollectorRegistry
 from temporalio.api.history.v1 import History
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.storage.pool import create_pool
@@ -27,9 +29,11 @@ from worker.config import Settings, load_settings
 from worker.run import build_worker
 from worker.telemetry import Metrics
 from workflows import messages as m
+from workflows.errors import Code
 
 NAME = "Erika Mustermann"
 EMAIL = "erika.mustermann@example.org"
+STATEMENT = {"idempotency_key": "s-1", "role": "public", "statement_type": "objection"}
 
 
 @pytest.fixture
@@ -64,14 +68,23 @@ async def test_statement_with_personal_data_is_encrypted_in_history(
         async with worker:
             handle = await support.start(client, settings.task_queue, support.fresh())
             await support.wait_phase(handle, "announcement")
+            # a refused update: the code reaches a client without keys, the message does not
+            early = {**STATEMENT, "text": f"{NAME} zu früh"}
+            for caller, message in ((client, "PHASE_DOES_NOT_ACCEPT: "), (dev_env.client, "")):
+                with pytest.raises(WorkflowUpdateFailedError) as refused:
+                    await caller.get_workflow_handle(handle.id).execute_update(
+                        "submit_statement", early, result_type=m.Receipt
+                    )
+                cause = refused.value.cause
+                assert isinstance(cause, ApplicationError)
+                assert cause.type == Code.PHASE_DOES_NOT_ACCEPT
+                if message:
+                    assert cause.message.startswith(message)
+                else:
+                    assert cause.message == "Encoded failure"
             await support.advance(handle, "hearing")
             text = f"Einwendung von {NAME} ({EMAIL}): der Weg muss bleiben."
-            statement = {
-                "idempotency_key": "s-1",
-                "role": "public",
-                "statement_type": "objection",
-                "text": text,
-            }
+            statement = {**STATEMENT, "text": text}
             receipt = await handle.execute_update(
                 "submit_statement", statement, result_type=m.StatementReceipt
             )
