@@ -1,5 +1,8 @@
 """`civicflow selection run`: draw a fair panel from a pool CSV and a quota file.
 
+`civicflow selection purge-addresses PROCEDURE_ID` (or `--all --older-than DAYS`, nightly)
+deletes the outreach waves' address lists, see `activities.selection.retention`.
+
 Prints the report (rich tables) and writes into --out: the panel (CSV and JSON with the
 audit summary), everybody's probability, the published distribution (with which anyone can
 recompute the draw from the seed, see `activities.selection.draw`) and two PNG plots.
@@ -7,6 +10,7 @@ recompute the draw from the seed, see `activities.selection.draw`) and two PNG p
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import json
@@ -20,9 +24,13 @@ from rich.table import Table
 from activities.selection.model import Method, Person
 
 if TYPE_CHECKING:
-    from activities.selection.report import SelectionOutcome
+    from datetime import timedelta
 
-__all__ = ["app", "run"]
+    from activities.selection.report import SelectionOutcome
+    from activities.selection.retention import PurgeResult
+    from activities.selection.settings import SelectionSettings
+
+__all__ = ["app", "purge_addresses_command", "run"]
 
 app = typer.Typer(
     help="Fair panel selection (Bürgerrat lottery): LEXIMIN, MAXIMIN or the legacy method.",
@@ -179,3 +187,103 @@ def _write_results(out: Path, outcome: SelectionOutcome, people: list[Person]) -
         )
     for name, png in render_plots(outcome).items():
         (out / name).write_bytes(png)
+
+
+@app.command("purge-addresses")
+def purge_addresses_command(
+    procedure_id: Annotated[
+        str | None, typer.Argument(help="procedure whose wave address lists to delete")
+    ] = None,
+    all_procedures: Annotated[
+        bool, typer.Option("--all", help="every procedure (needs --older-than)")
+    ] = False,
+    older_than: Annotated[
+        int | None,
+        typer.Option("--older-than", min=0, help="only lists written more than DAYS days ago"),
+    ] = None,
+    documents_dir: Annotated[
+        Path | None,
+        typer.Option(help="documents folder (CIVICFLOW_SELECTION_DOCUMENTS_DIR)"),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option(help="PostgreSQL URL (CIVICFLOW_DATABASE_URL)")
+    ] = None,
+    database_schema: Annotated[
+        str | None, typer.Option(help="schema (CIVICFLOW_DATABASE_SCHEMA)")
+    ] = None,
+) -> None:
+    """Delete outreach wave address lists (personal data); each deletion is an audit event.
+
+    Exit status: 0 done (also when nothing was left), 1 bad arguments or a path outside the
+    documents folder (nothing deleted), 2 configuration or database problem.
+    """
+    from datetime import timedelta
+
+    from activities.selection.retention import OutsideDocumentsError
+    from activities.selection.settings import FileNameError, SelectionSettings
+    from activities.storage.pool import DatabaseUnavailableError
+    from worker.config import ConfigError, load_settings
+
+    if all_procedures == (procedure_id is not None):
+        raise _fail("purge-addresses: give either PROCEDURE_ID or --all")
+    if all_procedures and older_than is None:
+        raise _fail("purge-addresses --all: --older-than DAYS is required (the retention period)")
+    retention = timedelta(days=older_than) if older_than is not None else None
+    try:
+        selection = (
+            SelectionSettings(documents_dir=documents_dir)
+            if documents_dir is not None
+            else SelectionSettings()
+        )
+        settings = load_settings(database_url=database_url, database_schema=database_schema)
+        results = asyncio.run(
+            _purge(
+                settings.database_url,
+                settings.database_schema,
+                selection,
+                procedure_id,
+                retention,
+            )
+        )
+    except (OutsideDocumentsError, FileNameError) as err:
+        raise _fail(str(err)) from None
+    except OSError as err:
+        raise _fail(f"cannot delete: {err}; nothing recorded") from None
+    except (ConfigError, DatabaseUnavailableError) as err:
+        typer.echo(f"civicflow selection: {err}", err=True)
+        raise typer.Exit(2) from None
+    for result in results:
+        for item in result.purged:
+            typer.echo(
+                f"{result.procedure_id}: deleted {item.file} ({item.size} bytes, "
+                f"sha256 {item.sha256[:16]}…), recorded as outreach.addresses_purged"
+            )
+        if result.kept:
+            typer.echo(
+                f"{result.procedure_id}: kept {len(result.kept)} list(s) younger than "
+                f"{older_than} days: {', '.join(result.kept)}"
+            )
+    if not any(result.purged for result in results):
+        typer.echo("no address lists to delete")
+
+
+async def _purge(
+    database_url: str,
+    schema: str,
+    selection: SelectionSettings,
+    procedure_id: str | None,
+    retention: timedelta | None,
+) -> list[PurgeResult]:
+    from activities.selection.retention import purge_addresses, purge_all
+    from activities.storage.pool import create_pool
+
+    pool = await create_pool(
+        database_url, schema=schema, min_size=1, max_size=1, create_schema=False
+    )
+    try:
+        if procedure_id is None:
+            assert retention is not None  # checked by the command
+            return await purge_all(pool, selection, older_than=retention)
+        return [await purge_addresses(pool, selection, procedure_id, older_than=retention)]
+    finally:
+        await pool.close()

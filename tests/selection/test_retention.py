@@ -1,0 +1,186 @@
+"""Deleting outreach address lists: real files from the wave activity, real PostgreSQL chain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import pytest
+from typer.testing import CliRunner, Result
+
+from activities.selection.activity import DrawOutreachWaveInput, SelectionActivities
+from activities.selection.outreach import GroupGap
+from activities.selection.retention import (
+    PURGED_EVENT,
+    OutsideDocumentsError,
+    address_lists,
+    purge_addresses,
+)
+from activities.selection.settings import FileNameError, SelectionSettings
+from activities.storage.audit import verify_chain
+from worker.cli import app
+
+PROCEDURE = "buergerrat-2026"
+STREETS = ("Musterweg", "Hauptstraße")
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> SelectionSettings:
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["id,age,name,address"]
+    for i in range(40):
+        age = "16-24" if i % 2 else "65+"
+        rows.append(f"m{i:03},{age},Person {i},{STREETS[i % 2]} {i}")
+    (data / "melderegister.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return SelectionSettings(data_dir=data, documents_dir=tmp_path / "documents")
+
+
+async def draw_wave(settings: SelectionSettings, wave_id: str, procedure: str = PROCEDURE) -> str:
+    gap = GroupGap(
+        feature="age",
+        category="16-24",
+        target_share=0.5,
+        actual_share=0.1,
+        registered=2,
+        missing=8,
+    )
+    result = await SelectionActivities(settings).draw_outreach_wave(
+        DrawOutreachWaveInput(
+            procedure_id=procedure,
+            wave_id=wave_id,
+            extract="melderegister.csv",
+            letters=5,
+            gaps=[gap],
+        )
+    )
+    assert result.drawn == 5
+    return result.list_sha256
+
+
+async def purge_events(pool: asyncpg.Pool, procedure: str = PROCEDURE) -> list[dict[str, object]]:
+    rows = await pool.fetch(
+        "SELECT payload FROM events WHERE procedure_id = $1 AND event_type = $2 ORDER BY seq",
+        procedure,
+        PURGED_EVENT,
+    )
+    return [json.loads(row["payload"]) for row in rows]
+
+
+async def test_purge_deletes_every_wave_list_records_it_and_is_idempotent(
+    db_pool: asyncpg.Pool, settings: SelectionSettings
+) -> None:
+    digests = {wave: await draw_wave(settings, wave) for wave in ("wave-1", "wave-2")}
+    report = settings.procedure_folder(PROCEDURE, "selection", "s1", "report.json")
+    report.parent.mkdir(parents=True)
+    report.write_text("{}", encoding="utf-8")  # panel documents are not personal data: kept
+
+    first = await purge_addresses(db_pool, settings, PROCEDURE)
+    second = await purge_addresses(db_pool, settings, PROCEDURE)
+
+    assert {item.wave_id: item.sha256 for item in first.purged} == digests
+    assert second.purged == []
+    assert second.kept == []
+    assert address_lists(settings, PROCEDURE) == []
+    assert report.exists()
+    events = await purge_events(db_pool)
+    assert len(events) == 2
+    for payload in events:
+        data = payload["data"]
+        assert isinstance(data, dict)
+        assert data["sha256"] == digests[data["wave_id"]]
+        assert data["reason"] == "purge"
+        assert data["file"] == f"{PROCEDURE}/outreach/{data['wave_id']}/addresses.csv"
+        text = json.dumps(payload)
+        assert not any(street in text for street in STREETS)
+        assert "Person" not in text
+    assert (await verify_chain(db_pool, PROCEDURE)).ok
+
+
+async def test_retention_period_keeps_young_lists(
+    db_pool: asyncpg.Pool, settings: SelectionSettings
+) -> None:
+    await draw_wave(settings, "old")
+    await draw_wave(settings, "young")
+    now = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    old = settings.procedure_folder(PROCEDURE, "outreach", "old", "addresses.csv")
+    young = settings.procedure_folder(PROCEDURE, "outreach", "young", "addresses.csv")
+    for path, age in ((old, timedelta(days=31)), (young, timedelta(days=29))):
+        stamp = (now - age).timestamp()
+        os.utime(path, (stamp, stamp))
+
+    result = await purge_addresses(
+        db_pool, settings, PROCEDURE, older_than=timedelta(days=30), now=now
+    )
+
+    assert [item.wave_id for item in result.purged] == ["old"]
+    assert result.kept == ["young"]
+    assert not old.exists()
+    assert young.exists()
+    [event] = await purge_events(db_pool)
+    data = event["data"]
+    assert isinstance(data, dict)
+    assert (data["reason"], data["retention_days"]) == ("retention", 30)
+
+
+async def test_a_symlink_out_of_the_documents_folder_is_refused(
+    db_pool: asyncpg.Pool, settings: SelectionSettings, tmp_path: Path
+) -> None:
+    await draw_wave(settings, "wave-1")
+    elsewhere = tmp_path / "elsewhere.csv"
+    elsewhere.write_text("id\nx\n", encoding="utf-8")
+    sneaky = settings.procedure_folder(PROCEDURE, "outreach", "wave-2")
+    sneaky.mkdir()
+    (sneaky / "addresses.csv").symlink_to(elsewhere)
+
+    with pytest.raises(OutsideDocumentsError, match="refusing to delete"):
+        await purge_addresses(db_pool, settings, PROCEDURE)
+
+    assert elsewhere.exists()
+    assert settings.procedure_folder(PROCEDURE, "outreach", "wave-1", "addresses.csv").exists()
+    assert await purge_events(db_pool) == []
+
+
+@pytest.mark.parametrize("bad", ["../etc", "a/b", ".hidden", "/abs"])
+async def test_a_procedure_id_that_is_not_a_folder_name_is_refused(
+    db_pool: asyncpg.Pool, settings: SelectionSettings, bad: str
+) -> None:
+    with pytest.raises(FileNameError, match="procedure_id"):
+        await purge_addresses(db_pool, settings, bad)
+
+
+async def civicflow(database_url: str, schema: str, *args: str) -> Result:
+    options = ["--database-url", database_url, "--database-schema", schema]
+    return await asyncio.to_thread(CliRunner().invoke, app, [*args, *options])
+
+
+async def test_purge_addresses_command(
+    db_pool: asyncpg.Pool, database_url: str, db_schema: str, settings: SelectionSettings
+) -> None:
+    await draw_wave(settings, "wave-1")
+    await draw_wave(settings, "wave-1", procedure="quartier-west")
+    docs = ["--documents-dir", str(settings.documents_dir)]
+    purge = ("selection", "purge-addresses")
+
+    done = await civicflow(database_url, db_schema, *purge, PROCEDURE, *docs)
+    again = await civicflow(database_url, db_schema, *purge, PROCEDURE, *docs)
+    no_period = await civicflow(database_url, db_schema, *purge, "--all", *docs)
+    sweep = await civicflow(database_url, db_schema, *purge, "--all", "--older-than", "0", *docs)
+    bad = await civicflow(database_url, db_schema, *purge, "..", *docs)
+
+    assert done.exit_code == 0, done.output
+    assert f"deleted {PROCEDURE}/outreach/wave-1/addresses.csv" in done.output
+    assert again.exit_code == 0
+    assert "no address lists to delete" in again.output
+    assert no_period.exit_code == 1
+    assert "--older-than DAYS is required" in no_period.output
+    assert sweep.exit_code == 0, sweep.output
+    assert "deleted quartier-west/outreach/wave-1/addresses.csv" in sweep.output
+    assert bad.exit_code == 1
+    assert "procedure_id" in bad.output
+    assert len(await purge_events(db_pool)) == 1
+    assert len(await purge_events(db_pool, "quartier-west")) == 1
