@@ -26,9 +26,9 @@ from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner
 
-from tests.helpers import new_worker
+from tests.helpers import assert_eq_eventually, new_worker
 from worker.client import connect, payload_codec
-from worker.codec import ENCODING, EncryptionCodec
+from worker.codec import ENCODING, EncryptionCodec, UnknownPayloadKeyError
 from worker.codec_server import load_codec_server_settings, serve
 from worker.config import Settings, load_settings
 from workflows.messages import RegisterInput
@@ -53,6 +53,23 @@ class CodecProbe:
         return await workflow.execute_activity(
             confirm, registration, start_to_close_timeout=timedelta(seconds=30)
         )
+
+
+@workflow.defn(name="CodecRotationProbe")
+class CodecRotationProbe:
+    """Starts under one key, waits for a signal sent after the rotation, returns both."""
+
+    def __init__(self) -> None:
+        self.later: str | None = None
+
+    @workflow.run
+    async def run(self, first: str) -> str:
+        await workflow.wait_condition(lambda: self.later is not None)
+        return f"{first} + {self.later}"
+
+    @workflow.signal
+    def add(self, text: str) -> None:
+        self.later = text
 
 
 def b64(key: bytes) -> str:
@@ -183,3 +200,53 @@ async def test_codec_server_decodes_history_over_http(
             headers={"Origin": "http://evil.example", "Access-Control-Request-Method": "POST"},
         )
         assert "access-control-allow-origin" not in stranger.headers
+
+
+async def test_rotation_on_a_running_workflow(dev_env: WorkflowEnvironment) -> None:
+    """RUNBOOK steps 1-2: a run started under the old key finishes under the new one."""
+    target = dev_env.client.service_client.config.target_host
+    old, new = b64(os.urandom(32)), b64(os.urandom(32))
+    before = await connect(load_settings(temporal_address=target, payload_keys=f"k1:{old}"))
+    after = await connect(
+        load_settings(
+            temporal_address=target, payload_keys=f"k1:{old},k2:{new}", payload_key_id="k2"
+        )
+    )
+    task_queue = f"tq-{uuid.uuid4()}"
+    workflow_id = f"rotate-{uuid.uuid4()}"
+    runner = UnsandboxedWorkflowRunner()
+    async with new_worker(
+        before, CodecRotationProbe, task_queue=task_queue, workflow_runner=runner
+    ):
+        handle = await before.start_workflow(
+            CodecRotationProbe.run, NAME, id=workflow_id, task_queue=task_queue
+        )
+
+        async def first_task_done() -> bool:
+            history = await handle.fetch_history()
+            return any(
+                e.HasField("workflow_task_completed_event_attributes") for e in history.events
+            )
+
+        await assert_eq_eventually(True, first_task_done)  # the first task ran under k1 only
+    # a fresh worker (no cached state) replays the k1 history with the new key set
+    async with new_worker(after, CodecRotationProbe, task_queue=task_queue, workflow_runner=runner):
+        await after.get_workflow_handle(workflow_id).signal(CodecRotationProbe.add, EMAIL)
+        result = await after.get_workflow_handle(workflow_id).result()
+    assert result == f"{NAME} + {EMAIL}"
+
+    history = await raw_history(dev_env.client, workflow_id)
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    (signalled,) = [
+        e.workflow_execution_signaled_event_attributes.input.payloads[0]
+        for e in history.events
+        if e.HasField("workflow_execution_signaled_event_attributes")
+    ]
+    assert started.metadata["encryption-key-id"] == b"k1"
+    assert signalled.metadata["encryption-key-id"] == b"k2"
+    stored = history.SerializeToString()
+    assert NAME.encode() not in stored
+    assert EMAIL.encode() not in stored
+    # a process that was never given the new key cannot read what was written with it
+    with pytest.raises(UnknownPayloadKeyError, match="key id 'k2'"):
+        await before.get_workflow_handle(workflow_id).result()
