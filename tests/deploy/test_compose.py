@@ -86,13 +86,39 @@ def test_temporal_runs_on_the_stacks_postgresql_with_schema_first() -> None:
 
 
 def test_worker_environment_names_real_settings() -> None:
+    from activities.selection.settings import SelectionSettings
     from worker.config import Settings
 
     known = {f"CIVICFLOW_{field.upper()}" for field in Settings.model_fields}
+    known |= {f"CIVICFLOW_SELECTION_{field.upper()}" for field in SelectionSettings.model_fields}
     env = services()["worker"]["environment"]
     assert set(env) <= known, f"unknown settings: {set(env) - known}"
     assert env["CIVICFLOW_TEMPORAL_ADDRESS"] == "temporal:7233"
     assert env["CIVICFLOW_DATABASE_URL"].startswith("postgresql://")
+
+
+def test_worker_mounts_the_selection_folders_data_read_only() -> None:
+    worker = services()["worker"]
+    env = worker["environment"]
+    mounts = {}
+    for volume in worker["volumes"]:
+        source, target, *mode = (
+            volume.rsplit(":", 2) if volume.count(":") > 1 else (*volume.split(":", 1),)
+        )
+        mounts[target] = (source, mode)
+    data_source, data_mode = mounts[env["CIVICFLOW_SELECTION_DATA_DIR"]]
+    assert data_mode == ["ro"], "the worker only reads pools and register extracts"
+    assert data_source.startswith(("/", "${")), "a host folder the administrator fills"
+    documents_source, documents_mode = mounts[env["CIVICFLOW_SELECTION_DOCUMENTS_DIR"]]
+    assert documents_mode == []
+    assert documents_source in compose()["volumes"], "documents live in a named volume"
+    # The worker runs as 10001 on a read-only root: the named volume is handed to it first.
+    owner = services()["selection-documents-owner"]
+    assert owner["entrypoint"] == ["chown", "10001:10001", env["CIVICFLOW_SELECTION_DOCUMENTS_DIR"]]
+    assert owner["volumes"] == [f"{documents_source}:{env['CIVICFLOW_SELECTION_DOCUMENTS_DIR']}"]
+    assert worker["depends_on"]["selection-documents-owner"]["condition"] == (
+        "service_completed_successfully"
+    )
 
 
 def test_secrets_are_required_variables_never_values() -> None:

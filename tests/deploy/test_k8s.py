@@ -26,10 +26,10 @@ BASE = K8S / "base"
 
 
 def objects(folder: Path) -> dict[str, dict[str, Any]]:
-    """Objects of `folder` by kind (one of each kind is what the worker has)."""
+    """Objects of `folder` by kind (one of each kind is what the worker has, but claims)."""
     found: dict[str, dict[str, Any]] = {}
     for path, doc in k8s_documents(folder):
-        if doc.get("kind") in {"Kustomization", "Component"}:
+        if doc.get("kind") in {"Kustomization", "Component", "PersistentVolumeClaim"}:
             continue
         if path.parent.name in {"temporal-mtls", "temporal-api-key"}:
             continue  # patches, checked separately
@@ -44,6 +44,12 @@ POD = DEPLOYMENT["spec"]["template"]
 (WORKER,) = POD["spec"]["containers"]
 CONFIG = BASE_OBJECTS["ConfigMap"]["data"]
 (JOB,) = [doc for _, doc in k8s_documents(K8S / "migrate")]
+CRONJOB = BASE_OBJECTS["CronJob"]
+CLAIMS = {
+    doc["metadata"]["name"]: doc
+    for _, doc in k8s_documents(BASE)
+    if doc.get("kind") == "PersistentVolumeClaim"
+}
 
 
 def matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
@@ -64,6 +70,7 @@ def test_the_base_has_every_object_the_worker_needs() -> None:
         "ServiceMonitor",
         "ConfigMap",
         "ServiceAccount",
+        "CronJob",
     } <= set(BASE_OBJECTS)
 
 
@@ -72,7 +79,11 @@ def test_no_secret_values_only_references() -> None:
         assert doc.get("kind") != "Secret", f"{path} contains a Secret; reference it instead"
 
 
-@pytest.mark.parametrize("doc", [DEPLOYMENT, JOB], ids=["worker", "migrate"])
+@pytest.mark.parametrize(
+    "doc",
+    [DEPLOYMENT, JOB, CRONJOB["spec"]["jobTemplate"]],
+    ids=["worker", "migrate", "purge-addresses"],
+)
 def test_resources_and_security_context(doc: dict[str, Any]) -> None:
     pod = doc["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -148,9 +159,11 @@ def test_hpa_scales_the_deployment_on_cpu() -> None:
 
 
 def test_settings_come_from_the_configmap_and_secret_references() -> None:
+    from activities.selection.settings import SelectionSettings
     from worker.config import Settings
 
     known = {f"CIVICFLOW_{field.upper()}" for field in Settings.model_fields}
+    known |= {f"CIVICFLOW_SELECTION_{field.upper()}" for field in SelectionSettings.model_fields}
     assert set(CONFIG) <= known, set(CONFIG) - known
     assert WORKER["envFrom"] == [
         {"configMapRef": {"name": BASE_OBJECTS["ConfigMap"]["metadata"]["name"]}},
@@ -166,6 +179,59 @@ def test_settings_come_from_the_configmap_and_secret_references() -> None:
         assert "value" not in item, (
             f"{item['name']}: a literal value; use the ConfigMap or a Secret"
         )
+
+
+def mounts_by_claim(pod: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """claim name -> the container's mount of it (and the volume's readOnly as `claimReadOnly`)."""
+    spec = pod["spec"]
+    (container,) = spec["containers"]
+    mounts = {mount["name"]: mount for mount in container["volumeMounts"]}
+    found: dict[str, dict[str, Any]] = {}
+    for volume in spec["volumes"]:
+        claim = volume.get("persistentVolumeClaim")
+        if claim is not None:
+            mount = mounts[volume["name"]]
+            found[claim["claimName"]] = {**mount, "claimReadOnly": claim.get("readOnly", False)}
+    return found
+
+
+def test_selection_folders_are_shared_claims_data_read_only() -> None:
+    assert set(CLAIMS) == {"civicflow-selection-data", "civicflow-selection-documents"}
+    for claim in CLAIMS.values():
+        # Every replica may run a draw or a wave: the folders are shared between pods.
+        assert claim["spec"]["accessModes"] == ["ReadWriteMany"]
+        assert claim["spec"]["resources"]["requests"]["storage"]
+    mounts = mounts_by_claim(POD)
+    data = mounts["civicflow-selection-data"]
+    documents = mounts["civicflow-selection-documents"]
+    assert data["mountPath"] == CONFIG["CIVICFLOW_SELECTION_DATA_DIR"]
+    assert data["readOnly"] is True
+    assert data["claimReadOnly"] is True
+    assert documents["mountPath"] == CONFIG["CIVICFLOW_SELECTION_DOCUMENTS_DIR"]
+    assert not documents.get("readOnly", False)
+    # The non-root worker writes documents through the pod's group.
+    assert POD["spec"]["securityContext"]["fsGroup"] == POD["spec"]["securityContext"]["runAsGroup"]
+
+
+def test_retention_cronjob_purges_address_lists_in_the_workers_documents() -> None:
+    pod = CRONJOB["spec"]["jobTemplate"]["spec"]["template"]
+    (container,) = pod["spec"]["containers"]
+    args = container["args"]
+    assert args[:3] == ["selection", "purge-addresses", "--all"]
+    days = int(args[args.index("--older-than") + 1])
+    assert 1 <= days <= 90
+    assert CRONJOB["spec"]["concurrencyPolicy"] == "Forbid"
+    assert container["image"] == WORKER["image"]
+    assert container["envFrom"] == [{"configMapRef": {"name": "civicflow-worker"}}]
+    env = {item["name"]: item for item in container["env"]}
+    assert (
+        env["CIVICFLOW_DATABASE_URL"]
+        == {item["name"]: item for item in WORKER["env"]}["CIVICFLOW_DATABASE_URL"]
+    )
+    documents = mounts_by_claim(pod)["civicflow-selection-documents"]
+    assert documents["mountPath"] == CONFIG["CIVICFLOW_SELECTION_DOCUMENTS_DIR"]
+    assert not documents.get("readOnly", False)
+    assert "civicflow-selection-data" not in mounts_by_claim(pod)  # it never reads extracts
 
 
 def component_patch(name: str) -> dict[str, Any]:
@@ -290,7 +356,8 @@ def test_kustomize_renders_the_base_with_mtls_and_the_registry_image() -> None:
 
 @needs_kubectl
 def test_kustomize_tenant_overlay_isolates_selectors_and_settings() -> None:
-    docs = {doc["kind"]: doc for doc in render(K8S / "tenants" / "example")}
+    rendered = render(K8S / "tenants" / "example")
+    docs = {doc["kind"]: doc for doc in rendered}
     tenant = {"civicflow.de/tenant": "ags08221000"}
     for doc in docs.values():
         assert doc["metadata"]["name"].endswith("-ags08221000"), doc["kind"]
@@ -318,3 +385,15 @@ def test_kustomize_tenant_overlay_isolates_selectors_and_settings() -> None:
     volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
     assert volumes["temporal-tls"]["secret"]["secretName"] == "civicflow-temporal-tls-ags08221000"
     assert volumes["temporal-tls"]["secret"]["defaultMode"] == 0o440
+    # Each tenant has its own selection folders and its retention sweep its own database.
+    claims = {doc["metadata"]["name"] for doc in rendered if doc["kind"] == "PersistentVolumeClaim"}
+    assert claims == {
+        "civicflow-selection-data-ags08221000",
+        "civicflow-selection-documents-ags08221000",
+    }
+    assert set(mounts_by_claim(deployment["spec"]["template"])) == claims
+    sweep = docs["CronJob"]["spec"]["jobTemplate"]["spec"]["template"]
+    assert set(mounts_by_claim(sweep)) == {"civicflow-selection-documents-ags08221000"}
+    (purge,) = sweep["spec"]["containers"]
+    assert purge["env"][0]["valueFrom"]["secretKeyRef"]["name"] == "civicflow-database-ags08221000"
+    assert purge["envFrom"][0]["configMapRef"]["name"] == docs["ConfigMap"]["metadata"]["name"]
