@@ -46,7 +46,7 @@ class CodecServerSettings(BaseSettings):
     """
 
     model_config = SettingsConfigDict(
-        env_prefix="CIVICFLOW_CODEC_SERVER_", extra="forbid", frozen=True
+        env_prefix="CIVICFLOW_CODEC_SERVER_", extra="forbid", frozen=True, hide_input_in_errors=True
     )
 
     host: str = Field(default="127.0.0.1", min_length=1)

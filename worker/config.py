@@ -27,7 +27,10 @@ class ConfigError(ValueError):
 class Settings(BaseSettings):
     """Everything a civicflow worker needs to know about its surroundings."""
 
-    model_config = SettingsConfigDict(env_prefix="CIVICFLOW_", extra="forbid", frozen=True)
+    # hide_input_in_errors: a bad CIVICFLOW_PAYLOAD_KEYS must not end up in a traceback
+    model_config = SettingsConfigDict(
+        env_prefix="CIVICFLOW_", extra="forbid", frozen=True, hide_input_in_errors=True
+    )
 
     temporal_address: str = Field(
         default="127.0.0.1:7233", description="host:port of the Temporal frontend"

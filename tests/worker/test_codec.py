@@ -144,6 +144,7 @@ def test_bad_settings_name_the_setting_without_the_key(monkeypatch: pytest.Monke
     with pytest.raises(ConfigError, match="CIVICFLOW_PAYLOAD_KEYS") as caught:
         load_settings()
     assert short not in str(caught.value)
+    assert short not in str(caught.value.__cause__)  # nor in a traceback
     monkeypatch.setenv("CIVICFLOW_PAYLOAD_KEYS", f"k1:{b64(K1)},k2:{b64(K2)}")
     with pytest.raises(ConfigError, match=r"CIVICFLOW_PAYLOAD_KEY_ID\) must name the current key"):
         load_settings()
