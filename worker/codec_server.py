@@ -114,6 +114,9 @@ def create_codec_app(
         async def handle(request: Request) -> Response:
             if not _authorised(request, token):
                 return _error(401, "missing or wrong bearer token")
+            declared = request.headers.get("content-length", "0")
+            if declared.isdigit() and int(declared) > MAX_BODY_BYTES:  # refuse before reading
+                return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
             body = await request.body()
             if len(body) > MAX_BODY_BYTES:
                 return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
