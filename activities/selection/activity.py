@@ -2,10 +2,11 @@
 
 - `select_panel` runs a selection on people in its payload (the CLI's path, small pools).
 - `draw_procedure_panel` is a procedure's lottery: it reads the pool CSV from the data
-  folder, selects, writes the report, plots and published distribution into the procedure's
-  documents folder and returns ids, hashes and file digests; the invitation phase logs them
-  as a `panel.selected` event through the storage activities' `append_events` (one
-  hash chain), so the chain vouches for the documents.
+  folder, checks (when given the database pool) that its ids are the procedure's registered
+  participants (`registrants`), selects, writes the report, plots and published
+  distribution into the procedure's documents folder and returns ids, hashes and file
+  digests; the invitation phase logs them as a `panel.selected` event through the storage
+  activities' `append_events` (one hash chain), so the chain vouches for the documents.
 - `draw_outreach_wave` draws a targeted second wave of addresses from a register extract
   and writes the list for the print shop; the workflow logs only counts and digests.
 - `compare_registrations` gives the under-represented groups for outreach.
@@ -17,7 +18,7 @@ CPU-bound work runs off the event loop; numpy/SciPy load on the first selection.
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import activity
@@ -27,6 +28,9 @@ from activities.selection.model import Method, Person, Quotas
 from activities.selection.outreach import GroupGap, WaveGroup, under_represented
 from activities.selection.report import ProbabilityStats, SelectionAudit, SelectionOutcome
 from activities.selection.settings import SelectionSettings
+
+if TYPE_CHECKING:
+    import asyncpg
 
 __all__ = [
     "COMPARE_REGISTRATIONS",
@@ -159,8 +163,12 @@ def _bad_input(err: Exception) -> ApplicationError:
 class SelectionActivities:
     """Files in, documents out; the audit events go through the storage activities."""
 
-    def __init__(self, settings: SelectionSettings | None = None) -> None:
+    def __init__(
+        self, settings: SelectionSettings | None = None, pool: asyncpg.Pool | None = None
+    ) -> None:
+        """With `pool`, a procedure's pool must be its registered participants."""
         self._settings = settings or SelectionSettings()
+        self._pool = pool
 
     @activity.defn(name=SELECT_PANEL)
     async def select_panel(self, data: SelectPanelInput) -> SelectionOutcome:
@@ -192,20 +200,39 @@ class SelectionActivities:
 
     @activity.defn(name=DRAW_PROCEDURE_PANEL)
     async def draw_procedure_panel(self, data: DrawProcedurePanelInput) -> ProcedurePanelResult:
-        """A procedure's lottery; bad files and conflicting quotas fail without retry."""
-        return await asyncio.to_thread(self._draw_procedure_panel, data)
+        """A procedure's lottery; bad files, unknown ids, conflicting quotas fail without retry."""
+        text, quotas, people = await asyncio.to_thread(self._read_pool, data)
+        if self._pool is not None:
+            from activities.selection.registrants import check_registered, id_lines
 
-    def _draw_procedure_panel(self, data: DrawProcedurePanelInput) -> ProcedurePanelResult:
-        from activities.selection.documents import selection_files, write_files
+            try:
+                await check_registered(
+                    self._pool, data.procedure_id, id_lines(text), source=data.pool
+                )
+            except ValueError as err:
+                raise _bad_input(err) from err
+        return await asyncio.to_thread(self._draw_procedure_panel, data, quotas, people)
+
+    def _read_pool(self, data: DrawProcedurePanelInput) -> tuple[str, Quotas, list[Person]]:
         from activities.selection.outreach import quotas_from_targets
         from activities.selection.parse import parse_pool_csv
-        from activities.selection.select import select_panel
 
         try:
             path = self._settings.data_file(data.pool)
             quotas = quotas_from_targets(data.targets, data.k, slack=data.slack)
             text = path.read_text(encoding="utf-8-sig")
             people = parse_pool_csv(text, quotas, source=data.pool, households=data.households)
+        except (OSError, UnicodeDecodeError, ValueError) as err:
+            raise _bad_input(err) from err
+        return text, quotas, people
+
+    def _draw_procedure_panel(
+        self, data: DrawProcedurePanelInput, quotas: Quotas, people: list[Person]
+    ) -> ProcedurePanelResult:
+        from activities.selection.documents import selection_files, write_files
+        from activities.selection.select import select_panel
+
+        try:
             outcome = select_panel(
                 people,
                 quotas,
@@ -216,7 +243,7 @@ class SelectionActivities:
                 legacy_runs=data.legacy_runs,
                 time_limit=data.time_limit,
             )
-        except (OSError, UnicodeDecodeError, ValueError) as err:
+        except ValueError as err:
             raise _bad_input(err) from err
         folder = self._settings.procedure_folder(data.procedure_id, "selection", data.selection_id)
         digests = write_files(folder, selection_files(outcome))
