@@ -13,8 +13,9 @@ and no copy of the data in the record. So:
 - each deleted list gets an `outreach.addresses_purged` event in the procedure's hash chain:
   wave id, file, the list's SHA-256 (the digest `outreach.wave_drawn` logged, so the chain
   shows that the list it vouched for is gone), size and reason; never a name or an address;
-- the event is appended and the file deleted in one database transaction: if the deletion
-  fails, no event is recorded; a repeated run finds nothing left and changes nothing;
+- each list's event is appended and its file deleted in one database transaction: if the
+  deletion fails, that event is not recorded (lists deleted before it keep theirs); a
+  repeated run finds nothing left and changes nothing;
 - every path is checked to resolve inside the documents folder (no `..`, no symlink to
   elsewhere) before anything is deleted.
 
@@ -147,11 +148,16 @@ async def purge_addresses(
         )
         for item in purged
     ]
-    async with pool.acquire() as conn, conn.transaction():
-        await append_events(conn, procedure_id, events)
-        for _, path in due:  # an error here rolls the events back: no record without deletion
-            path.unlink(missing_ok=True)
-    return PurgeResult(procedure_id, purged=purged, kept=kept)
+    done: list[PurgedList] = []
+    async with pool.acquire() as conn:
+        for item, event, (_, path) in zip(purged, events, due, strict=True):
+            # One list per transaction: a failed unlink rolls back only its own event, and
+            # the lists deleted before it keep theirs.
+            async with conn.transaction():
+                await append_events(conn, procedure_id, [event])
+                path.unlink(missing_ok=True)
+            done.append(item)
+    return PurgeResult(procedure_id, purged=done, kept=kept)
 
 
 async def purge_all(
