@@ -36,6 +36,7 @@ __all__ = [
     "COMPARE_REGISTRATIONS",
     "DRAW_OUTREACH_WAVE",
     "DRAW_PROCEDURE_PANEL",
+    "PURGE_OUTREACH_ADDRESSES",
     "SELECT_PANEL",
     "CompareRegistrationsInput",
     "CompareRegistrationsResult",
@@ -43,6 +44,8 @@ __all__ = [
     "DrawProcedurePanelInput",
     "OutreachWaveResult",
     "ProcedurePanelResult",
+    "PurgeAddressesInput",
+    "PurgeAddressesResult",
     "SelectPanelInput",
     "SelectionActivities",
 ]
@@ -51,6 +54,7 @@ SELECT_PANEL = "select_panel"
 COMPARE_REGISTRATIONS = "compare_registrations"
 DRAW_PROCEDURE_PANEL = "draw_procedure_panel"
 DRAW_OUTREACH_WAVE = "draw_outreach_wave"
+PURGE_OUTREACH_ADDRESSES = "purge_outreach_addresses"
 
 
 class SelectPanelInput(BaseModel):
@@ -154,6 +158,21 @@ class OutreachWaveResult(BaseModel):
     extract_sha256: str
     list_sha256: str
     file: str  # relative to the documents folder (internal: addresses for the print shop)
+
+
+class PurgeAddressesInput(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    procedure_id: str = Field(min_length=1)
+
+
+class PurgeAddressesResult(BaseModel):
+    """Which waves' lists were deleted now (each also an `outreach.addresses_purged` event)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    waves: list[str]
+    sha256: list[str]
 
 
 def _bad_input(err: Exception) -> ApplicationError:
@@ -292,4 +311,24 @@ class SelectionActivities:
             extract_sha256=extract.sha256,
             list_sha256=digests["addresses.csv"],
             file=(folder / "addresses.csv").relative_to(self._settings.documents_dir).as_posix(),
+        )
+
+    @activity.defn(name=PURGE_OUTREACH_ADDRESSES)
+    async def purge_outreach_addresses(self, data: PurgeAddressesInput) -> PurgeAddressesResult:
+        """Delete the procedure's wave address lists (e.g. when the procedure ends); idempotent.
+
+        The same as `civicflow selection purge-addresses PROCEDURE_ID`, for a workflow to call.
+        """
+        from activities.selection.retention import purge_addresses
+
+        if self._pool is None:
+            msg = "purge_outreach_addresses: this worker's selection activities have no database"
+            raise ApplicationError(msg, type="ConfigError", non_retryable=True)
+        try:
+            result = await purge_addresses(self._pool, self._settings, data.procedure_id)
+        except ValueError as err:  # a bad procedure id or a path outside the documents folder
+            raise _bad_input(err) from err
+        return PurgeAddressesResult(
+            waves=[item.wave_id for item in result.purged],
+            sha256=[item.sha256 for item in result.purged],
         )

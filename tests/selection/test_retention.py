@@ -10,9 +10,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from temporalio.exceptions import ApplicationError
 from typer.testing import CliRunner, Result
 
-from activities.selection.activity import DrawOutreachWaveInput, SelectionActivities
+from activities.selection.activity import (
+    DrawOutreachWaveInput,
+    PurgeAddressesInput,
+    SelectionActivities,
+)
 from activities.selection.outreach import GroupGap
 from activities.selection.retention import (
     PURGED_EVENT,
@@ -184,3 +189,24 @@ async def test_purge_addresses_command(
     assert "procedure_id" in bad.output
     assert len(await purge_events(db_pool)) == 1
     assert len(await purge_events(db_pool, "quartier-west")) == 1
+
+
+async def test_the_activity_purges_for_a_workflow_and_needs_the_database(
+    db_pool: asyncpg.Pool, settings: SelectionSettings
+) -> None:
+    digest = await draw_wave(settings, "wave-1")
+    acts = SelectionActivities(settings, db_pool)
+
+    first = await acts.purge_outreach_addresses(PurgeAddressesInput(procedure_id=PROCEDURE))
+    second = await acts.purge_outreach_addresses(PurgeAddressesInput(procedure_id=PROCEDURE))
+    with pytest.raises(ApplicationError, match="no database"):
+        await SelectionActivities(settings).purge_outreach_addresses(
+            PurgeAddressesInput(procedure_id=PROCEDURE)
+        )
+    with pytest.raises(ApplicationError, match="procedure_id") as bad:
+        await acts.purge_outreach_addresses(PurgeAddressesInput(procedure_id="../x"))
+
+    assert (first.waves, first.sha256) == (["wave-1"], [digest])
+    assert second.waves == []
+    assert bad.value.non_retryable
+    assert len(await purge_events(db_pool)) == 1
