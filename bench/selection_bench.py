@@ -125,6 +125,12 @@ def main() -> None:
     parser.add_argument("--tolerance", type=float, default=1e-3, help="relative optimality gap")
     parser.add_argument("--leximin-limit", type=float, default=600.0, help="seconds")
     parser.add_argument("--repeat", type=int, default=1, help="repetitions of each method")
+    parser.add_argument(
+        "--master",
+        default="highs",
+        help="master LP: highs (warm), scipy (cold), or both (compared in the same run)",
+    )
+    parser.add_argument("--skip-legacy", action="store_true")
     args = parser.parse_args()
     inst = build_instance(make_pool(args.seed), make_quotas(), K, households=False)
     print(f"pool {inst.n}, categories {len(inst.labels)}, types {inst.n_types}, k {K}")
@@ -133,48 +139,57 @@ def main() -> None:
     require_feasible(inst)
     print(f"feasibility check: {time.perf_counter() - start:.1f} s")
 
-    start, cpu = time.perf_counter(), time.process_time()
-    legacy = estimate_probabilities(inst, args.runs, seed=args.seed)
-    print(
-        f"legacy   {time.perf_counter() - start:6.1f} s wall "
-        f"{time.process_time() - cpu:6.1f} s cpu ({args.runs} runs)  "
-        f"min {legacy.min():.4f}  max {legacy.max():.4f}  gini {gini(legacy):.3f}  "
-        f"never drawn {int((legacy == 0).sum())}"
-    )
+    if not args.skip_legacy:
+        start, cpu = time.perf_counter(), time.process_time()
+        legacy = estimate_probabilities(inst, args.runs, seed=args.seed)
+        print(
+            f"legacy   {time.perf_counter() - start:6.1f} s wall "
+            f"{time.process_time() - cpu:6.1f} s cpu ({args.runs} runs)  "
+            f"min {legacy.min():.4f}  max {legacy.max():.4f}  gini {gini(legacy):.3f}  "
+            f"never drawn {int((legacy == 0).sum())}"
+        )
+    masters = ["highs", "scipy"] if args.master == "both" else [args.master]
     methods = ["maximin"]
     if not args.skip_leximin:
         methods.append("leximin")
     if args.exact_leximin:
         methods.append("leximin-exact")
     for name in methods:
-        walls, cpus = [], []
+        walls: dict[str, list[float]] = {m: [] for m in masters}
+        cpus: dict[str, list[float]] = {m: [] for m in masters}
         for _ in range(args.repeat):
-            cpu = time.process_time()
-            if name == "maximin":
-                dist = maximin(inst, tolerance=args.tolerance)
-            else:
-                dist = leximin(
-                    inst,
-                    tolerance=args.tolerance,
-                    time_limit=args.leximin_limit,
-                    exact=name == "leximin-exact",
+            for master in masters:  # interleaved: both see the same load
+                cpu = time.process_time()
+                if name == "maximin":
+                    dist = maximin(inst, tolerance=args.tolerance, master=master)
+                else:
+                    dist = leximin(
+                        inst,
+                        tolerance=args.tolerance,
+                        time_limit=args.leximin_limit,
+                        exact=name == "leximin-exact",
+                        master=master,
+                    )
+                walls[master].append(dist.seconds)
+                cpus[master].append(time.process_time() - cpu)
+                probs = inst.person_probabilities(dist.type_probs)
+                print(
+                    f"{name:8} [{master}] {dist.seconds:6.1f} s wall "
+                    f"{cpus[master][-1]:6.1f} s cpu  "
+                    f"min {probs.min():.4f}  max {probs.max():.4f}  "
+                    f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  "
+                    f"panels {len(dist.weights)}  levels {dist.rounds}  "
+                    f"LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
+                    f"complete {dist.complete}  ({_load()})",
+                    flush=True,
                 )
-            walls.append(dist.seconds)
-            cpus.append(time.process_time() - cpu)
-            probs = inst.person_probabilities(dist.type_probs)
-            print(
-                f"{name:8} {dist.seconds:6.1f} s wall {cpus[-1]:6.1f} s cpu  "
-                f"min {probs.min():.4f}  max {probs.max():.4f}  "
-                f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  panels {len(dist.weights)}  "
-                f"levels {dist.rounds}  LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
-                f"complete {dist.complete}  ({_load()})"
-            )
-        if args.repeat > 1:
-            print(
-                f"{name:8} median {statistics.median(walls):.1f} s wall "
-                f"{statistics.median(cpus):.1f} s cpu over {args.repeat} runs "
-                f"(cpu range {min(cpus):.1f}-{max(cpus):.1f})"
-            )
+        for master in masters:
+            if args.repeat > 1:
+                print(
+                    f"{name:8} [{master}] median {statistics.median(walls[master]):.1f} s wall "
+                    f"{statistics.median(cpus[master]):.1f} s cpu over {args.repeat} runs "
+                    f"(cpu range {min(cpus[master]):.1f}-{max(cpus[master]):.1f})"
+                )
     print(f"end: {_load()}")
 
 

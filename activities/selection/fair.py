@@ -6,7 +6,8 @@ A distribution over feasible panels gives each person a selection probability. M
 maximises the smallest; LEXIMIN then maximises the second smallest without lowering the
 first, and so on. There are far too many panels to list, so we keep a small set of them:
 
-- the master LP (HiGHS via `linprog`) finds the best distribution over the panels we have:
+- the master LP (one `highspy` model re-solved warm, `master_highs`) finds the best
+  distribution over the panels we have:
   maximise z such that every person not yet fixed has probability >= z and every fixed
   person keeps at least their fixed probability;
 - its duals y (one per person, >= 0, summing to 1 over the people not fixed) price a panel
@@ -26,9 +27,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from typing import Protocol
 
 import numpy as np
-from scipy import optimize, sparse
 
 from activities.selection.instance import FloatArray, Instance, IntArray
 from activities.selection.panels import best_panel, swap_neighbours
@@ -41,6 +42,50 @@ _DUAL_POSITIVE = 1e-6
 _SMOOTHING = 0.9
 _NEIGHBOUR_SLACK = 3e-3
 _MAX_AGE = 10
+
+
+class _Master(Protocol):
+    def add(self, columns: list[IntArray]) -> None: ...
+    def keep(self, indices: list[int]) -> None: ...
+    def basic(self) -> np.ndarray: ...
+    def set_scale(self, scale: FloatArray) -> None: ...
+    def solve(
+        self, fixed: np.ndarray, floor: FloatArray
+    ) -> tuple[float, FloatArray, FloatArray]: ...
+
+
+class _Pricer(Protocol):
+    def best(self, weights: FloatArray) -> IntArray | None: ...
+
+
+class _MilpPricer:
+    """Every pricing problem by the full MILP (the path without highspy)."""
+
+    def __init__(self, inst: Instance) -> None:
+        self.inst = inst
+
+    def best(self, weights: FloatArray) -> IntArray | None:
+        return best_panel(self.inst, weights)
+
+
+def _new_solvers(inst: Instance, scale: FloatArray, backend: str) -> tuple[_Master, _Pricer]:
+    """highspy's warm master and LP-first pricing, or SciPy's cold master and MILP pricing
+    (without highspy, or when asked for, as the reference the fast path is checked against).
+    """
+    if backend == "highs":
+        try:
+            from activities.selection.master_highs import HighsMaster
+            from activities.selection.master_pricing import LpFirstPricer
+        except ImportError:  # highspy missing: the slower SciPy path gives the same answers
+            backend = "scipy"
+        else:
+            return HighsMaster(inst.n_types, scale), LpFirstPricer(inst)
+    if backend != "scipy":
+        msg = f"master: expected 'highs' or 'scipy', got {backend!r}"
+        raise ValueError(msg)
+    from activities.selection.master_scipy import ScipyMaster
+
+    return ScipyMaster(inst.n_types, scale), _MilpPricer(inst)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -58,7 +103,7 @@ class Distribution:
 
 
 class _ColumnGeneration:
-    def __init__(self, inst: Instance, tolerance: float) -> None:
+    def __init__(self, inst: Instance, tolerance: float, backend: str = "highs") -> None:
         self.inst = inst
         self.tolerance = tolerance
         self.columns: list[IntArray] = []
@@ -71,19 +116,32 @@ class _ColumnGeneration:
         # what a type's expected count is divided by in "every free type >= z": its size
         # (z is a probability), or its size times a target probability (z is a ratio)
         self.scale: FloatArray = inst.sizes.astype(np.float64)
+        self.master, self.pricer = _new_solvers(inst, self.scale, backend)
+
+    def set_scale(self, scale: FloatArray) -> None:
+        self.scale = scale
+        self.master.set_scale(scale)
 
     def add(self, counts: IntArray) -> bool:
-        key = counts.tobytes()
-        if key in self._seen:
-            return False
-        self._seen.add(key)
-        self.columns.append(counts)
-        self._age.append(0)
-        return True
+        return self.add_all([counts]) == 1
+
+    def add_all(self, panels: list[IntArray]) -> int:
+        """Add the panels not seen yet (to the master too, in one batch); how many."""
+        new: list[IntArray] = []
+        for counts in panels:
+            key = counts.tobytes()
+            if key in self._seen:
+                continue
+            self._seen.add(key)
+            new.append(counts)
+        self.columns.extend(new)
+        self._age.extend([0] * len(new))
+        self.master.add(new)
+        return len(new)
 
     def price(self, weights: FloatArray) -> IntArray:
         self.milp_solves += 1
-        counts = best_panel(self.inst, weights)
+        counts = self.pricer.best(weights)
         if counts is None:
             msg = "no feasible panel (run the feasibility check first)"
             raise ValueError(msg)
@@ -110,30 +168,8 @@ class _ColumnGeneration:
         self, fixed: np.ndarray, floor: FloatArray
     ) -> tuple[float, FloatArray, FloatArray]:
         """Best z over the current panels; returns (z, panel weights, duals per type)."""
-        m = np.array(self.columns, dtype=np.float64).T / self.scale[:, None]  # (T, P)
-        n_panels = m.shape[1]
-        free = (~fixed).astype(np.float64)[:, None]
-        # rows t: -m_t . lambda + z <= 0 (free) ; -m_t . lambda <= -floor_t (fixed)
-        a_ub = sparse.hstack([sparse.csr_array(-m), sparse.csr_array(free)], format="csr")
-        b_ub = np.where(fixed, -floor, 0.0)
-        a_eq = np.concatenate([np.ones(n_panels), [0.0]])[None, :]
-        cost = np.zeros(n_panels + 1)
-        cost[-1] = -1.0
         self.lp_solves += 1
-        result = optimize.linprog(
-            cost,
-            A_ub=a_ub,
-            b_ub=b_ub,
-            A_eq=a_eq,
-            b_eq=[1.0],
-            bounds=[(0.0, None)] * n_panels + [(None, None)],
-            method="highs",
-        )
-        if result.status != 0:
-            msg = f"master LP failed: {result.message}"
-            raise RuntimeError(msg)
-        duals = np.maximum(-np.asarray(result.ineqlin.marginals), 0.0)
-        return float(result.x[-1]), np.asarray(result.x[:-1]), duals
+        return self.master.solve(fixed, floor)
 
     def relaxation_duals(self, fixed: np.ndarray, floor: FloatArray) -> tuple[float, FloatArray]:
         """Value and duals of the same problem over the LP relaxation of the panel polytope.
@@ -154,11 +190,13 @@ class _ColumnGeneration:
     def prune(self, weights: FloatArray) -> None:
         """Forget panels unused for `_MAX_AGE` master solves: they only slow the LP down."""
         self._age = [0 if w > 1e-12 else a + 1 for a, w in zip(self._age, weights, strict=True)]
-        keep = [j for j, a in enumerate(self._age) if a <= _MAX_AGE]
+        basic = self.master.basic()  # dropping a basic panel would cost the warm start
+        keep = [j for j, a in enumerate(self._age) if a <= _MAX_AGE or basic[j]]
         if len(keep) < len(self.columns):
             self.columns = [self.columns[j] for j in keep]
             self._age = [self._age[j] for j in keep]
             self._seen = {c.tobytes() for c in self.columns}
+            self.master.keep(keep)
 
     def stage(
         self,
@@ -202,11 +240,11 @@ class _ColumnGeneration:
                 best_ub = bound
             if bound < priced:
                 priced, center = bound, mixed
-            if self.add(candidate):
-                for neighbour in swap_neighbours(
+            if candidate.tobytes() not in self._seen:
+                neighbours = swap_neighbours(
                     self.inst, candidate, unit, price * (1.0 - _NEIGHBOUR_SLACK)
-                ):
-                    self.add(neighbour)
+                )
+                self.add_all([candidate, *neighbours])
             elif alpha > 0.01:
                 alpha /= 2  # mispriced (nothing new): trust the master's dual more
             else:
@@ -235,14 +273,17 @@ class _ColumnGeneration:
         )
 
 
-def maximin(inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE) -> Distribution:
+def maximin(
+    inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE, master: str = "highs"
+) -> Distribution:
     """A distribution maximising the smallest selection probability among selectable people.
 
     People whom no feasible panel contains keep probability 0 and are left out of the
-    minimum (otherwise every distribution would be maximin with value 0).
+    minimum (otherwise every distribution would be maximin with value 0). `master` picks the
+    master LP: "highs" (warm-started highspy; SciPy if that is missing) or "scipy" (cold).
     """
     started = time.perf_counter()
-    gen = _ColumnGeneration(inst, tolerance)
+    gen = _ColumnGeneration(inst, tolerance, master)
     gen.cover()
     floor = np.zeros(inst.n_types)
     _, weights, _ = gen.stage(gen.never.copy(), floor)
@@ -255,6 +296,7 @@ def leximin(
     tolerance: float = DEFAULT_TOLERANCE,
     time_limit: float | None = None,
     exact: bool = False,
+    master: str = "highs",
 ) -> Distribution:
     """The leximin distribution: raise the lowest probabilities one level at a time.
 
@@ -270,16 +312,17 @@ def leximin(
     stops once the limit has passed (its first level always completes); the distribution is
     then MAXIMIN-optimal and leximin for the levels fixed so far (`complete=False`): still
     valid, and never worse than MAXIMIN.
-    `exact=True` skips the relaxation shortcut (for comparison and tests).
+    `exact=True` skips the relaxation shortcut (for comparison and tests). `master="scipy"`
+    solves the master LP cold with SciPy (the fallback without highspy) instead of warm.
     """
     started = time.perf_counter()
-    gen = _ColumnGeneration(inst, tolerance)
+    gen = _ColumnGeneration(inst, tolerance, master)
     gen.cover()
     sizes = inst.sizes.astype(np.float64)
     if not exact and not gen.never.all():
         target, levels = relaxed_leximin(inst, gen.never)
         gen.lp_solves += levels
-        gen.scale = np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes)
+        gen.set_scale(np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes))
         # half the time limit at most: the exact levels below must still get their turn
         shortcut_deadline = None if time_limit is None else started + time_limit / 2
         ratio, weights, _ = gen.stage(
@@ -288,7 +331,7 @@ def leximin(
         if ratio >= 1.0 - tolerance:
             return gen.finish(weights, levels, started)
         # an integrality gap, or out of time: the exact levels, keeping the panels
-        gen.scale = sizes
+        gen.set_scale(sizes)
         gen.timed_out = False
     return _exact_leximin(gen, started, time_limit)
 
