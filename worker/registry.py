@@ -80,7 +80,7 @@ ACTIVITY_FACTORIES: Sequence[Callable[[ActivityDeps], object]] = (
     lambda deps: SkeletonActivities(deps.pool),
     lambda deps: _Functions(),
     _storage_activities,
-    lambda deps: SelectionActivities(),
+    lambda deps: SelectionActivities(pool=deps.pool),
 )
 """One line per activity class: how to build it from the worker's dependencies."""
 
