@@ -10,11 +10,16 @@ probabilities are estimated by repeated runs. Wall time suffers when other work 
 
     .venv/bin/python bench/selection_bench.py [--runs 1000] [--seed 7]
 
-Measured 2026-11-25 13:30 UTC on the 2-core machine shared with other helpers (load
-average about 8), `--runs 300 --tolerance 1e-2 --leximin-limit 120`; 1,254 types:
-    legacy     2.2 s wall    1.6 s cpu   min 0.0000 (116 people never drawn)  gini 0.476
-    maximin   65.7 s wall   29.9 s cpu   min 0.0456 (relaxation bound 0.0460)  gini 0.384
-    leximin  200.0 s wall  100.1 s cpu   min 0.0456, stopped at the limit after 1 level, gini 0.376
+    .venv/bin/python bench/selection_bench.py --master both  # highspy vs the SciPy path
+
+Measured 2026-11-25 14:08-14:15 UTC on the 2-core machine (load average 0.4-2.1),
+`--tolerance 1e-2 --leximin-limit 120 --master both`; 1,254 types:
+    legacy             1.5 s wall    1.5 s cpu   min 0.0000 (116 people never drawn)  gini 0.476
+    maximin [highs]   18.6 s wall   18.3 s cpu   min 0.0456  gini 0.380
+    maximin [scipy]   28.8 s wall   28.4 s cpu   min 0.0456  gini 0.384
+    leximin [highs]  120.6 s wall  119.8 s cpu   min 0.0456, stopped at the limit after 2 levels
+    leximin [scipy]  120.6 s wall  120.4 s cpu   min 0.0456, stopped at the limit after 2 levels
+    maximin [highs] at 1e-3: 47.5 s wall 47.5 s cpu, min 0.0460
 More figures (tolerance 1e-3, before/after, profile) in bench/REPORT.md, "Fair selection".
 """
 
@@ -128,6 +133,7 @@ def main() -> None:
     parser.add_argument(
         "--master",
         default="highs",
+        choices=["highs", "scipy", "both"],
         help="master LP: highs (warm), scipy (cold), or both (compared in the same run)",
     )
     parser.add_argument("--skip-legacy", action="store_true")
