@@ -9,7 +9,7 @@ import pytest
 
 import activities.selection as selection
 
-HEAVY = ("numpy", "scipy", "matplotlib")
+HEAVY = ("numpy", "scipy", "matplotlib", "highspy")
 
 
 @pytest.mark.parametrize("module", ["worker.cli", "worker.registry", "activities.selection"])
