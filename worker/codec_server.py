@@ -13,11 +13,9 @@ token, or a proxy adds a fixed one) keeps the decoder from being an open decrypt
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hmac
-from collections.abc import Awaitable, Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
-import uvicorn
 from google.protobuf import json_format
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -30,6 +28,7 @@ from starlette.routing import Route
 from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.converter import PayloadCodec
 
+from worker.asgi import bind, serve_app
 from worker.codec import PayloadDecryptionError, UnknownPayloadKeyError
 from worker.config import ConfigError
 
@@ -150,14 +149,6 @@ def create_codec_app(
     )
 
 
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handlers: the caller's stop event decides."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
-
-
 async def serve(
     settings: CodecServerSettings,
     codec: PayloadCodec,
@@ -166,36 +157,15 @@ async def serve(
     ready: Callable[[str], None] | None = None,
 ) -> None:
     """Serve until `stop` is set; `ready(url)` once requests are accepted."""
-    from worker.web.server import bind  # one place binds sockets with a clear error
 
     token = None if settings.token is None else settings.token.get_secret_value()
     app = create_codec_app(codec, cors_origins=settings.origins, token=token)
     sock = bind(settings.host, settings.port)
-    config = uvicorn.Config(
+    await serve_app(
         app,
-        log_config=None,
-        access_log=False,
+        sock,
+        stop,
         lifespan="off",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_seconds) or None,
-        server_header=False,
+        grace_seconds=settings.shutdown_grace_seconds,
+        ready=ready,
     )
-    server = _Server(config)
-    host, port = sock.getsockname()[:2]
-    url = f"http://{f'[{host}]' if ':' in host else host}:{port}"
-
-    async def watch() -> None:
-        while not server.started and not server.should_exit:  # noqa: ASYNC110
-            await asyncio.sleep(0.02)
-        if server.started and ready is not None:
-            ready(url)
-        await stop.wait()
-        server.should_exit = True
-
-    watcher = asyncio.create_task(watch())
-    try:
-        await server.serve(sockets=[sock])
-    finally:
-        watcher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await watcher
-        sock.close()
