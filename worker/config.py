@@ -15,9 +15,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from activities.storage.pool import check_schema_name
 from worker.codec import PayloadKeyError, parse_payload_keys
 
-__all__ = ["ConfigError", "Settings", "load_settings"]
+__all__ = ["ConfigError", "Settings", "check_postgres_url", "load_settings"]
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+
+
+def check_postgres_url(value: str) -> str:
+    """The database URL settings of every civicflow process accept the same forms."""
+    if not value.startswith(("postgresql://", "postgres://")):
+        msg = "expected a postgresql:// URL"
+        raise ValueError(msg)
+    return value
 
 
 class ConfigError(ValueError):
@@ -102,10 +110,7 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
-        if not value.startswith(("postgresql://", "postgres://")):
-            msg = "expected a postgresql:// URL"
-            raise ValueError(msg)
-        return value
+        return check_postgres_url(value)
 
     @field_validator("database_schema")
     @classmethod

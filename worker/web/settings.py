@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from activities.storage.pool import check_schema_name
-from worker.config import ConfigError
+from worker.config import ConfigError, check_postgres_url
 
 __all__ = ["WebSettings", "load_web_settings"]
 
@@ -78,10 +78,7 @@ class WebSettings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _postgres_url(cls, value: str) -> str:
-        if not value.startswith(("postgresql://", "postgres://")):
-            msg = "expected a postgresql:// URL"
-            raise ValueError(msg)
-        return value
+        return check_postgres_url(value)
 
     @field_validator("database_schema")
     @classmethod
