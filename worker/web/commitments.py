@@ -30,6 +30,7 @@ from worker.web.models import (
     ReviewReportPage,
 )
 from worker.web.phases import localized, role_title
+from worker.web.sql import ilike_pattern
 
 __all__ = [
     "commitments_of_procedure",
@@ -57,11 +58,6 @@ _COLUMNS = f"""
 """
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _where(filters: CommitmentFilters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
@@ -77,7 +73,8 @@ def _where(filters: CommitmentFilters) -> tuple[str, list[Any]]:
     if filters.status is not None:
         clauses.append(f"({_PUBLIC_STATUS}) = {arg(filters.status)}")
     if filters.organisation:
-        clauses.append(f"c.owner_organisation ILIKE {arg(_like(filters.organisation.strip()))}")
+        pattern = ilike_pattern(filters.organisation.strip())
+        clauses.append(f"c.owner_organisation ILIKE {arg(pattern)}")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 

@@ -55,6 +55,7 @@ from worker.web.models import (
     StatementCount,
 )
 from worker.web.phases import localized, planned_phases, role_title
+from worker.web.sql import ilike_pattern
 
 __all__ = [
     "MAX_PAGE_SIZE",
@@ -88,12 +89,6 @@ _SUMMARY_COLUMNS = """
 """
 
 
-def _like(text: str) -> str:
-    """An ILIKE pattern matching `text` anywhere, with its wildcards taken literally."""
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
 def _where(filters: ProcedureFilters) -> tuple[str, list[Any]]:
     clauses: list[str] = []
     args: list[Any] = []
@@ -113,7 +108,7 @@ def _where(filters: ProcedureFilters) -> tuple[str, list[Any]]:
     if filters.state is not None:
         clauses.append(f"coalesce(s.state, 'running') = {arg(filters.state)}")
     if filters.query:
-        clauses.append(f"p.title ILIKE {arg(_like(filters.query.strip()))}")
+        clauses.append(f"p.title ILIKE {arg(ilike_pattern(filters.query.strip()))}")
     return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
 
 
