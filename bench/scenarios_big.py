@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from activities import contracts
-from activities.records import StatementRecord, stable_id
 from activities.storage.activities import StorageActivities
 from activities.storage.intake import STATEMENT_COLUMNS
 from bench.baseline import BareBatch, BareIntake, BareIntakeState, BareItem, BareSleeper
@@ -27,7 +24,7 @@ from bench.env import (
     workflow_id,
 )
 from bench.scenarios import _bounded, phase_entered, start_procedure, statement
-from bench.storage_bench import comparison_rows
+from bench.storage_bench import comparison_rows, make_statements
 from workflows.client import StatementSubmitter
 from workflows.procedure import ProcedureWorkflow
 
@@ -305,27 +302,6 @@ def _ratio(a: float, b: float) -> float | None:
 # ====================================================================== scenario 5
 
 
-def _statements(procedure_id: str, rows: int) -> list[StatementRecord]:
-    t0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
-    out = []
-    for n in range(1, rows + 1):
-        text = (f"Stellungnahme {n}: Der Lärmschutz an der Bahnstadt reicht nicht aus. " * 5)[:250]
-        out.append(
-            StatementRecord(
-                procedure_id=procedure_id,
-                statement_id=stable_id(procedure_id, "statement", str(n)),
-                sequence=n,
-                round=1,
-                phase_id="hearing",
-                statement_type="objection",
-                text=text,
-                received_at=t0 + timedelta(seconds=n),
-                receipt_digest=hashlib.sha256(text.encode()).hexdigest(),
-            )
-        )
-    return out
-
-
 async def storage(bench: BenchEnv, rows: int, *, batch: int) -> dict[str, Any]:
     """`store_statements` (key, idempotency, audit chain) vs raw asyncpg COPY of the same rows.
 
@@ -334,7 +310,7 @@ async def storage(bench: BenchEnv, rows: int, *, batch: int) -> dict[str, Any]:
     """
     tag = uuid.uuid4().hex[:8]
     procedure_id = f"bench-s5-{tag}"
-    statements = _statements(procedure_id, rows)
+    statements = make_statements(rows, procedure_id)
     batches = [statements[i : i + batch] for i in range(0, rows, batch)]
     jsonb, plain = comparison_rows(batches)
     jsonb_table, keyed_table = f"bench_jsonb_{tag}", f"bench_keyed_{tag}"

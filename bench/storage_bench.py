@@ -68,18 +68,20 @@ def backend_cpu(pids: list[int]) -> float | None:
     return total
 
 
-def make_statements(rows: int) -> list[StatementRecord]:
+def make_statements(rows: int, procedure_id: str = PROCEDURE) -> list[StatementRecord]:
+    """`rows` statements of 250 characters for one procedure: the input of both storage
+    benchmarks (this script and scenario 5 of the harness)."""
     out = []
     for n in range(1, rows + 1):
-        text = (f"Stellungnahme {n}: Der Laermschutz an der Bahnstadt reicht nicht aus. " * 5)[:250]
+        text = (f"Stellungnahme {n}: Der Lärmschutz an der Bahnstadt reicht nicht aus. " * 5)[:250]
         out.append(
             StatementRecord(
-                procedure_id=PROCEDURE,
-                statement_id=stable_id(PROCEDURE, "statement", str(n)),
+                procedure_id=procedure_id,
+                statement_id=stable_id(procedure_id, "statement", str(n)),
                 sequence=n,
                 round=1,
-                phase_id="auslegung",
-                statement_type="citizen",
+                phase_id="hearing",
+                statement_type="objection",
                 text=text,
                 received_at=T0 + timedelta(seconds=n),
                 receipt_digest=hashlib.sha256(text.encode()).hexdigest(),
