@@ -25,7 +25,7 @@ from activities.notify.mail import MailSender
 from activities.notify.templates import MailRenderer
 from activities.notify.webhook import WebhookSender
 from activities.storage import intake, writes
-from activities.storage.audit import NewEvent, append_events
+from activities.storage.audit import AppendedEvent, NewEvent, append_events
 from activities.storage.canonical import CanonicalError
 from activities.storage.delivery import OutboxDelivery, SecretResolver, env_secret_resolver
 from activities.storage.fanout import mail_messages, webhook_messages
@@ -141,15 +141,32 @@ class StorageActivities:
                 )
                 for e in input.events
             ]
-            async with self._pool.acquire() as conn, conn.transaction():
-                links = await append_events(conn, input.procedure_id, new_events)
-                messages = await webhook_messages(
-                    conn, input.procedure_id, list(zip(input.events, links, strict=True))
-                )
-                messages += await mail_messages(conn, input.notifications)
-                await enqueue(conn, messages)
+            try:
+                # Optimistic: a first attempt appends new events, so the lookup of ids already
+                # in the log is skipped; the unique key still guards, and a violation rolls the
+                # whole transaction back and takes the careful path.
+                links = await self._append(input, new_events, known_new=True)
+            except asyncpg.UniqueViolationError:
+                links = await self._append(input, new_events, known_new=False)
         appended = sum(1 for link in links if link.created)
         return contracts.AppendEventsResult(appended=appended, duplicates=len(links) - appended)
+
+    async def _append(
+        self,
+        input: contracts.AppendEventsInput,
+        new_events: list[NewEvent],
+        *,
+        known_new: bool,
+    ) -> list[AppendedEvent]:
+        """Events, their webhook and mail messages: one transaction."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            links = await append_events(conn, input.procedure_id, new_events, known_new=known_new)
+            messages = await webhook_messages(
+                conn, input.procedure_id, list(zip(input.events, links, strict=True))
+            )
+            messages += await mail_messages(conn, input.notifications)
+            await enqueue(conn, messages)
+        return links
 
     @activity.defn(name=contracts.STORE_STATEMENTS)
     async def store_statements(

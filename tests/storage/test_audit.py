@@ -9,6 +9,7 @@ from datetime import timedelta
 import asyncpg
 import pytest
 
+from activities.storage import audit
 from activities.storage.audit import NewEvent, append_events, verify_chain
 from activities.storage.canonical import GENESIS_HASH, CanonicalError, canonical_json, chain_hash
 from activities.storage.pool import create_pool
@@ -53,6 +54,27 @@ async def test_repeated_event_id_is_not_appended_again(db_pool: asyncpg.Pool) ->
     assert [(link.seq, link.created) for link in again] == [(2, False), (3, True)]
     assert again[0].hash == first[1].hash
     assert await db_pool.fetchval("SELECT count(*) FROM events") == 3
+
+
+async def test_lookup_of_stored_ids_probes_the_unique_key_with_stale_statistics(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Statistics taken while the log was small made the planner scan every event of the
+    procedure per append; the lookup must probe the (procedure_id, event_id) key instead."""
+    await append(db_pool, new_event(1), new_event(2))
+    await db_pool.execute("ANALYZE events")
+    await append(db_pool, *(new_event(n) for n in range(3, 3003)))
+    ids = [f"ev-{n}" for n in (5, 2999, 4000)]
+    async with db_pool.acquire() as conn, conn.transaction():
+        plan = await audit._probing_indexes(conn, "EXPLAIN " + audit._STORED_EVENTS, PROCEDURE, ids)
+        found = await audit._stored_events(conn, PROCEDURE, ids)
+        settings = await conn.fetchval("SHOW enable_seqscan")
+    text = "\n".join(row[0] for row in plan)
+    assert "events_procedure_id_event_id_key" in text, text
+    assert "events_type_idx" not in text, text
+    assert "Seq Scan on events" not in text, text
+    assert sorted(r["seq"] for r in found) == [5, 2999]
+    assert settings == "on"  # switched off for the lookup only
 
 
 async def test_concurrent_appends_stay_one_contiguous_chain(
