@@ -168,9 +168,10 @@ async def _probing_indexes(conn: asyncpg.Connection, sql: str, *args: Any) -> li
     """`sql` planned without sequential or bitmap scans; the caller's transaction only."""
     await conn.execute("SET LOCAL enable_seqscan = off; SET LOCAL enable_bitmapscan = off")
     try:
-        return await conn.fetch(sql, *args)
+        rows: list[asyncpg.Record] = await conn.fetch(sql, *args)
     finally:
         await conn.execute("RESET enable_seqscan; RESET enable_bitmapscan")
+    return rows
 
 
 async def _stored_events(
