@@ -22,6 +22,7 @@ class BenchMode(StrEnum):
     full = "full"
     quick = "quick"
     smoke = "smoke"
+    issue = "issue"
 
 
 def checkout() -> Path:
@@ -37,7 +38,10 @@ def bench(
     quick: Annotated[bool, typer.Option("--quick", help="smaller sizes, under 2 minutes")] = False,
     mode: Annotated[
         BenchMode | None,
-        typer.Option(help="full (default), quick (= --quick) or smoke (the test's tiny sizes)"),
+        typer.Option(
+            help="full (default), quick (= --quick), smoke (the test's tiny sizes) or issue "
+            "(the issue's own sizes, once each: run it scenario by scenario with --only)"
+        ),
     ] = None,
     output: Annotated[
         Path | None,
