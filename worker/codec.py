@@ -169,7 +169,8 @@ class EncryptionCodec(PayloadCodec):
         if cipher is None:
             msg = (
                 f"payload encrypted with key id {key_id!r}, which is not configured "
-                f"(known: {', '.join(self.key_ids)}); add it to CIVICFLOW_PAYLOAD_KEYS"
+                f"(known: {', '.join(self.key_ids)}); add it to CIVICFLOW_PAYLOAD_KEYS "
+                "(or to the file CIVICFLOW_PAYLOAD_KEYS_FILE names)"
             )
             raise UnknownPayloadKeyError(msg)
         if len(payload.data) <= NONCE_BYTES:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from google.protobuf import json_format
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -31,17 +31,20 @@ from temporalio.converter import PayloadCodec
 from worker.asgi import bind, serve_app
 from worker.codec import PayloadDecryptionError, UnknownPayloadKeyError
 from worker.config import ConfigError
+from worker.secret_files import SecretFileError, SecretFileSource, source_of
 
 __all__ = ["CodecServerSettings", "create_codec_app", "load_codec_server_settings", "serve"]
 
 MAX_BODY_BYTES = 64 * 1024 * 1024  # a batch of payloads; one payload is at most 2 MB
 _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
+_TOKEN_VARIABLE = "CIVICFLOW_CODEC_SERVER_TOKEN"  # noqa: S105  (a variable name)
 
 
 class CodecServerSettings(BaseSettings):
     """Where the codec server listens and whom it answers (`CIVICFLOW_CODEC_SERVER_*`).
 
-    The keys are the worker's (`CIVICFLOW_PAYLOAD_KEYS`, `CIVICFLOW_PAYLOAD_KEY_ID`).
+    The keys are the worker's (`CIVICFLOW_PAYLOAD_KEYS` or `_FILE`, `CIVICFLOW_PAYLOAD_KEY_ID`);
+    the token may come from a file too (`CIVICFLOW_CODEC_SERVER_TOKEN_FILE`).
     """
 
     model_config = SettingsConfigDict(
@@ -58,6 +61,19 @@ class CodecServerSettings(BaseSettings):
         default=None, description="if set, requests need `Authorization: Bearer <token>`"
     )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=600)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then `CIVICFLOW_CODEC_SERVER_TOKEN_FILE`."""
+        files = SecretFileSource(settings_cls, {"token": _TOKEN_VARIABLE})
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("cors_origins")
     @classmethod
@@ -84,11 +100,16 @@ def load_codec_server_settings(**overrides: object) -> CodecServerSettings:
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return CodecServerSettings(**given)  # type: ignore[arg-type]
+    except SecretFileError as err:
+        raise ConfigError(f"invalid configuration: {err}") from None
     except ValidationError as err:
         problems = []
         for error in err.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
-            problems.append(f"{field} (CIVICFLOW_CODEC_SERVER_{field.upper()}): {error['msg']}")
+            env = f"CIVICFLOW_CODEC_SERVER_{field.upper()}"
+            if env == _TOKEN_VARIABLE and field not in given:
+                env = source_of(env)
+            problems.append(f"{field} ({env}): {error['msg']}")
         msg = "invalid configuration: " + "; ".join(problems)
         raise ConfigError(msg) from None
 
@@ -107,7 +128,8 @@ def _authorised(request: Request, token: str | None) -> bool:
 def create_codec_app(
     codec: PayloadCodec, *, cors_origins: Sequence[str], token: str | None = None
 ) -> Starlette:
-    """The ASGI app: POST /encode, POST /decode, CORS preflight for `cors_origins`."""
+    """The ASGI app: POST /encode, POST /decode, GET /healthz, CORS preflight for
+    `cors_origins`."""
 
     def endpoint(apply: _CodecFn) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
@@ -131,8 +153,12 @@ def create_codec_app(
 
         return handle
 
+    async def healthz(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
     return Starlette(
         routes=[
+            Route("/healthz", healthz, methods=["GET"]),
             Route("/encode", endpoint(codec.encode), methods=["POST"]),
             Route("/decode", endpoint(codec.decode), methods=["POST"]),
         ],

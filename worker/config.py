@@ -10,14 +10,18 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from activities.storage.pool import check_schema_name
 from worker.codec import PayloadKeyError, parse_payload_keys
+from worker.secret_files import SecretFileError, SecretFileSource, source_of
 
 __all__ = ["ConfigError", "Settings", "check_postgres_url", "load_settings"]
 
 LogLevel = Literal["debug", "info", "warning", "error"]
+
+SECRET_FIELDS = ("payload_keys", "temporal_api_key", "database_url")
+"""Settings that may also come from a file: `CIVICFLOW_<NAME>_FILE` (worker.secret_files)."""
 
 
 def check_postgres_url(value: str) -> str:
@@ -90,13 +94,27 @@ class Settings(BaseSettings):
     payload_keys: SecretStr | None = Field(
         default=None,
         description="payload encryption keys, id:base64 32 bytes (comma list) or JSON "
-        '{"id": "base64"}; environment only; unset: payloads are not encrypted',
+        '{"id": "base64"}; environment or CIVICFLOW_PAYLOAD_KEYS_FILE only, never a flag; '
+        "unset: payloads are not encrypted",
     )
     payload_key_id: str | None = Field(
         default=None,
         min_length=1,
         description="id of the key new payloads are encrypted with (default: the only key)",
     )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The environment, then `CIVICFLOW_<NAME>_FILE` for the secret settings."""
+        files = SecretFileSource(settings_cls, {f: f"CIVICFLOW_{f.upper()}" for f in SECRET_FIELDS})
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("temporal_address")
     @classmethod
@@ -183,11 +201,15 @@ def load_settings(**overrides: object) -> Settings:
     given = {key: value for key, value in overrides.items() if value is not None}
     try:
         return Settings(**given)  # type: ignore[arg-type]
+    except SecretFileError as err:
+        raise ConfigError(f"invalid configuration: {err}") from None
     except ValidationError as err:
         problems = []
         for error in err.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
             env = f"CIVICFLOW_{field.upper()}" if error["loc"] else ""
+            if field in SECRET_FIELDS and field not in given:
+                env = source_of(env)  # the value came from the file it names
             where = f"{field} ({env})" if env else field
             problems.append(f"{where}: {error['msg']}")
         msg = "invalid configuration: " + "; ".join(problems)

@@ -1,8 +1,9 @@
 """`civicflow codec-server`: let the Temporal Web UI show encrypted payloads in clear.
 
-Keys come from the worker's environment (`CIVICFLOW_PAYLOAD_KEYS`, `CIVICFLOW_PAYLOAD_KEY_ID`),
-never from a flag (flags end up in shell history and process lists). Runs until SIGINT/SIGTERM
-and exits 0; a bad setting exits 2, a taken port 1, each with one line naming the problem.
+Keys come from the worker's environment (`CIVICFLOW_PAYLOAD_KEYS` or a secret file named by
+`CIVICFLOW_PAYLOAD_KEYS_FILE`, and `CIVICFLOW_PAYLOAD_KEY_ID`), never from a flag (flags end up
+in shell history and process lists). Runs until SIGINT/SIGTERM and exits 0; a bad setting
+exits 2, a taken port 1, each with one line naming the problem.
 """
 
 from __future__ import annotations
@@ -52,7 +53,10 @@ def codec_server(
     except ConfigError as err:
         raise _fail(err, 2) from None
     if codec is None:
-        raise _fail("CIVICFLOW_PAYLOAD_KEYS is not set: payloads are not encrypted", 2)
+        msg = (
+            "CIVICFLOW_PAYLOAD_KEYS is not set (nor CIVICFLOW_PAYLOAD_KEYS_FILE): nothing to decode"
+        )
+        raise _fail(msg, 2)
     configure_logging("info", "auto")
 
     def announce(url: str) -> None:
