@@ -24,7 +24,11 @@ with workflow.unsafe.imports_passed_through():
     from workflows.engine import EngineBase, parse_payload, reject
     from workflows.errors import Rejected
 
-__all__ = ["ParticipationHandlers"]
+__all__ = ["PATCH_DECISION_BEFORE_ENTRY", "ParticipationHandlers"]
+
+PATCH_DECISION_BEFORE_ENTRY = "decision-before-entry"
+"""Patch id: a `record_decision` acknowledged before its phase was entered takes effect in
+that visit (was: its outcome and `ends_phase` were reset on entry); cf. `advance-before-entry`."""
 
 
 class ParticipationHandlers(EngineBase):
@@ -156,7 +160,18 @@ class ParticipationHandlers(EngineBase):
             ),
             c.StoreResult,
         )
-        if data.outcome in checks.DRAFT_OUTCOMES:
+        applies = True  # to the visit the receipt names
+        if not st.phase_entered and workflow.patched(PATCH_DECISION_BEFORE_ENTRY):
+            # Acknowledged for a visit not yet entered (sent with the start, or while a
+            # transition was written): entering resets the visit's decision and advance, so
+            # apply them after it, unless the procedure ended or moved on meanwhile.
+            await workflow.wait_condition(
+                lambda: st.phase_entered or st.life in ("completed", "cancelled")
+            )
+            applies = st.phase_id == receipt.phase_id and st.life in ("running", "paused")
+        if not applies:
+            pass
+        elif data.outcome in checks.DRAFT_OUTCOMES:
             st.conditions["draft_changed"] = data.outcome == "draft_changed"
         else:
             st.decision = data.outcome
@@ -166,7 +181,7 @@ class ParticipationHandlers(EngineBase):
             {"decision_id": did, "body": data.role, "outcome": data.outcome},
             summary=data.title,
         )
-        if data.ends_phase:
+        if data.ends_phase and applies:
             st.advance_requested = True
         self.wake()
         return receipt
