@@ -100,7 +100,7 @@ class Settings(BaseSettings):
     payload_key_id: str | None = Field(
         default=None,
         min_length=1,
-        description="id of the key new payloads are encrypted with (default: the only key)",
+        description="id of the key new payloads are encrypted with (unset or empty: the only key)",
     )
 
     @classmethod
@@ -161,6 +161,12 @@ class Settings(BaseSettings):
             except PayloadKeyError as err:
                 raise ValueError(str(err)) from None  # the message never holds key material
         return value
+
+    @field_validator("payload_key_id", mode="before")
+    @classmethod
+    def _empty_key_id(cls, value: object) -> object:
+        # compose passes an unset `${CIVICFLOW_PAYLOAD_KEY_ID:-}` as "": the file's only key
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _current_payload_key(self) -> Settings:

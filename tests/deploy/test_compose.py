@@ -20,6 +20,7 @@ REQUIRED = {
     "temporal-ui",
     "migrate",
     "worker",
+    "codec-server",
     "prometheus",
     "grafana",
 }
@@ -87,9 +88,10 @@ def test_temporal_runs_on_the_stacks_postgresql_with_schema_first() -> None:
 
 def test_worker_environment_names_real_settings() -> None:
     from activities.selection.settings import SelectionSettings
-    from worker.config import Settings
+    from worker.config import SECRET_FIELDS, Settings
 
     known = {f"CIVICFLOW_{field.upper()}" for field in Settings.model_fields}
+    known |= {f"CIVICFLOW_{field.upper()}_FILE" for field in SECRET_FIELDS}
     known |= {f"CIVICFLOW_SELECTION_{field.upper()}" for field in SelectionSettings.model_fields}
     env = services()["worker"]["environment"]
     assert set(env) <= known, f"unknown settings: {set(env) - known}"
