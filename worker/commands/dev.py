@@ -36,13 +36,17 @@ def dev(
     metrics_port: int = typer.Option(9464, help="Prometheus /metrics port"),
     mail_port: int = typer.Option(1025, help="SMTP port of the mail sink (mails kept as .eml)"),
     web_port: int = typer.Option(8080, help="port of the public transparency site"),
+    codec_port: int = typer.Option(
+        8081, help="port of the codec server (started only when payload keys are set)"
+    ),
 ) -> None:
     """Start Temporal, PostgreSQL, migrations, a worker and a demo workflow; Ctrl-C stops all.
 
     Uses CIVICFLOW_DATABASE_URL (and CIVICFLOW_DATABASE_SCHEMA) when set, else an embedded
     PostgreSQL under the state directory. The worker's mail goes to a local sink that keeps
     each mail as a .eml file under <state-dir>/mail/ (unless CIVICFLOW_SMTP_HOST is set).
-    State survives restarts.
+    With CIVICFLOW_PAYLOAD_KEYS (or CIVICFLOW_PAYLOAD_KEYS_FILE) set, payloads are encrypted
+    and a codec server lets the Web UI show them in clear. State survives restarts.
     """
     options = DevOptions(
         state_dir=state_dir,
@@ -52,6 +56,7 @@ def dev(
         metrics_port=metrics_port,
         mail_port=mail_port,
         web_port=web_port,
+        codec_port=codec_port,
         database_url=os.environ.get("CIVICFLOW_DATABASE_URL") or None,
     )
     try:

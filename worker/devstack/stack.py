@@ -2,10 +2,13 @@
 
 Up: check ports, start the Temporal dev server (state in `<state_dir>/temporal.db`), start the
 mail sink (mails as .eml files in `<state_dir>/mail/`) and point the worker's mail sender at
-it, start or reuse PostgreSQL, wait for Temporal, migrate, start the worker, the public
+it; with payload keys configured (`CIVICFLOW_PAYLOAD_KEYS` or `_FILE`), start the codec server
+and give its URL to the Web UI, so encrypted payloads show in clear there; start or reuse
+PostgreSQL, wait for Temporal, migrate, start the worker, the public
 transparency site (`civicflow web`, on the worker's pool) and the demo workflow, print where
 everything is. Down (Ctrl-C / SIGTERM): drain the worker, close the pool,
-stop the Temporal server and wait for it, stop embedded PostgreSQL, stop the mail sink. State
+stop the Temporal server and wait for it, stop the codec server, stop embedded PostgreSQL,
+stop the mail sink. State
 survives for the next run.
 """
 
@@ -28,6 +31,10 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 
 import definitions
 from worker.binaries import temporal_cli
+from worker.client import payload_codec
+from worker.codec import EncryptionCodec
+from worker.codec_server import load_codec_server_settings
+from worker.codec_server import serve as serve_codec
 from worker.config import load_settings
 from worker.devstack.mailsink import MailSink
 from worker.devstack.ports import check_ports_free
@@ -59,6 +66,8 @@ class DevOptions:
     metrics_port: int = 9464
     mail_port: int = 1025
     web_port: int = 8080
+    codec_port: int = 8081
+    """The codec server's; used only when payload keys are configured."""
     database_url: str | None = field(
         default_factory=lambda: os.environ.get("CIVICFLOW_DATABASE_URL") or None
     )
@@ -136,6 +145,17 @@ def _mail_line(sink: MailSink, relay: str | None) -> str:
     return f"  Mail sink        {sink.url} -> {_shown(sink.directory)}/ ({kept} kept, .eml files)"
 
 
+def _payloads_line(codec: EncryptionCodec | None, codec_url: str | None) -> str:
+    """Whether payloads are encrypted, and where the Web UI decodes them."""
+    if codec is None or codec_url is None:
+        return "  Payloads         not encrypted (CIVICFLOW_PAYLOAD_KEYS or _FILE turns it on)"
+    keys = ", ".join(codec.key_ids)
+    return (
+        f"  Codec server     {codec_url} (payloads encrypted, current key "
+        f"{codec.current_key_id}, keys {keys}; the Web UI decodes through it)"
+    )
+
+
 def banner(
     server: TemporalDevServer,
     metrics_url: str | None,
@@ -143,6 +163,7 @@ def banner(
     task_queue: str,
     mail: str | None = None,
     site_url: str | None = None,
+    payloads: str | None = None,
 ) -> str:
     """What a newcomer needs after `make dev`: where things are and one command to try."""
     cli = shlex.quote(_shown(server.binary))
@@ -166,6 +187,7 @@ def banner(
             f"  Metrics          {metrics_url or '(disabled)'}",
             f"  PostgreSQL       {database}",
             *([mail] if mail is not None else []),
+            *([payloads] if payloads is not None else []),
             f"  State            {_shown(server.db_file.parent)}/ (kept between runs)",
             "",
             "Start a workflow:",
@@ -204,32 +226,62 @@ def _smtp_settings(sink: MailSink) -> Iterator[None]:
                 os.environ[name] = value
 
 
-async def _site_started(site: asyncio.Task[None], ready: asyncio.Future[str]) -> str:
-    """The site's URL once it accepts requests; its start-up error if it failed first."""
-    either: set[asyncio.Future[Any]] = {site, ready}
+async def _started(task: asyncio.Task[None], ready: asyncio.Future[str], what: str) -> str:
+    """A server's URL once it accepts requests; its start-up error if it failed first."""
+    either: set[asyncio.Future[Any]] = {task, ready}
     await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
     if ready.done():
         return ready.result()
-    site.result()  # raises the start-up error (e.g. PortInUseError)
-    msg = "the public site stopped before it was ready"
+    task.result()  # raises the start-up error (e.g. PortInUseError)
+    msg = f"the {what} stopped before it was ready"
     raise RuntimeError(msg)
+
+
+def dev_ports(options: DevOptions, *, codec: bool) -> dict[str, tuple[int, str]]:
+    """The ports the stack binds, {purpose: (port, flag)}; the codec server's only with keys."""
+    ports = {
+        "Temporal gRPC": (options.grpc_port, "--grpc-port"),
+        "Temporal Web UI": (options.ui_port, "--ui-port"),
+        "Temporal HTTP API": (options.http_port, "--http-port"),
+        "metrics": (options.metrics_port, "--metrics-port"),
+        "mail sink (SMTP)": (options.mail_port, "--mail-port"),
+        "public site": (options.web_port, "--web-port"),
+    }
+    if codec:
+        ports["codec server"] = (options.codec_port, "--codec-port")
+    return ports
+
+
+async def _start_codec_server(
+    options: DevOptions, codec: EncryptionCodec, stack: contextlib.AsyncExitStack
+) -> str:
+    """Serve the codec for the dev Web UI (its origin allowed, no token: loopback only) until
+    `stack` closes; its URL once it accepts requests."""
+    ui_origins = f"http://{options.host}:{options.ui_port},http://localhost:{options.ui_port}"
+    settings = load_codec_server_settings(
+        host=options.host, port=options.codec_port, cors_origins=ui_origins
+    ).model_copy(update={"token": None})  # the dev UI has no single sign-on to pass one
+    stop = asyncio.Event()
+    ready: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    task = asyncio.create_task(
+        serve_codec(settings, codec, stop, ready=ready.set_result), name="civicflow-dev-codec"
+    )
+
+    async def stop_codec() -> None:
+        stop.set()
+        await task
+
+    stack.push_async_callback(stop_codec)
+    return await _started(task, ready, "codec server")
 
 
 async def run_dev(
     options: DevOptions, stop: asyncio.Event, out: Callable[[str], None] = print
 ) -> None:
     """Run the stack until `stop` is set; always stop what was started."""
-    check_ports_free(
-        options.host,
-        {
-            "Temporal gRPC": (options.grpc_port, "--grpc-port"),
-            "Temporal Web UI": (options.ui_port, "--ui-port"),
-            "Temporal HTTP API": (options.http_port, "--http-port"),
-            "metrics": (options.metrics_port, "--metrics-port"),
-            "mail sink (SMTP)": (options.mail_port, "--mail-port"),
-            "public site": (options.web_port, "--web-port"),
-        },
-    )
+    # Keys from the environment (or a secret file): with them the UI needs the codec server.
+    codec = payload_codec(load_settings())
+    check_ports_free(options.host, dev_ports(options, codec=codec is not None))
     state_dir = options.state_dir.resolve()
     state_dir.mkdir(parents=True, exist_ok=True)
     server = TemporalDevServer(
@@ -248,6 +300,10 @@ async def run_dev(
         stack.push_async_callback(sink.stop)
         relay = os.environ.get("CIVICFLOW_SMTP_HOST") or None
         stack.enter_context(_smtp_settings(sink))
+        codec_url = None
+        if codec is not None:
+            codec_url = await _start_codec_server(options, codec, stack)
+            server.ui_codec_endpoint = codec_url
         server.start()
         stack.push_async_callback(server.stop)
         log.info("temporal dev server starting", pid=server.pid, address=server.address)
@@ -282,7 +338,7 @@ async def run_dev(
                 name="civicflow-dev-site",
             )
             try:
-                site_url = await _site_started(site, site_ready)
+                site_url = await _started(site, site_ready, "public site")
                 started = await start_demo(services.client, settings.task_queue)
                 log.info(
                     "demo workflows",
@@ -298,6 +354,7 @@ async def run_dev(
                         settings.task_queue,
                         mail,
                         site_url,
+                        _payloads_line(codec, codec_url),
                     )
                 )
                 await run_until_stopped(services.worker, stop, services.background)

@@ -75,6 +75,8 @@ class TemporalDevServer:
     ui_port: int
     http_port: int
     search_attributes: Sequence[SearchAttributeKey[Any]] = ()
+    ui_codec_endpoint: str | None = None
+    """The codec server the Web UI decodes payloads through (only with payload keys)."""
     _process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -105,6 +107,7 @@ class TemporalDevServer:
             "--log-level",
             "warn",
             *search_attribute_flags(self.search_attributes),
+            *(["--ui-codec-endpoint", self.ui_codec_endpoint] if self.ui_codec_endpoint else []),
         ]
 
     def start(self) -> None:
