@@ -14,11 +14,20 @@ while it runs:
   file with quotas from the targets (`draw_procedure_panel` activity), logged as
   `panel.selected` with seed, hashes, panel ids, probability figures and document digests.
 
-The comparison itself is pure (`activities.selection.outreach.gaps_from_counts`). Handlers
-are registered dynamically by the invitation runner, so they exist only in procedures
-whose definition asks for them (older histories never see them). What must survive
-continue-as-new lives in `ProcedureState.counts` (group counts) and `handled_keys` (who
-declared, which checks, waves and draws are done).
+At the end of a procedure (completed or cancelled) whose second wave was started, the
+`purge_outreach_addresses` activity deletes the wave's address lists (register data, GDPR
+Art. 5(1)(e); see `activities.selection.retention`), each deletion an
+`outreach.addresses_purged` event in the audit chain (patch `purge-outreach-addresses-at-end`).
+A purge that fails is logged as `outreach.purge_failed` (audit only); the nightly
+`purge-addresses --all` sweep catches the lists then. Procedures without a wave never call it.
+
+The comparison itself is pure (`activities.selection.outreach.gaps_from_counts`). The
+handlers are registered in every run of a procedure whose definition has outreach
+(`install_handlers`), so a run that continued as new after the invitation phase answers the
+`outreach` query with the final figures, refuses `declare_profile` naming the phase, and
+still draws the panel if it was not drawn yet. What survives continue-as-new is the typed
+`ProcedureState.outreach` (`OutreachState`); the `status` query keeps showing the figures
+under their old count names (`status_counts`).
 """
 
 from __future__ import annotations
@@ -43,7 +52,13 @@ with workflow.unsafe.imports_passed_through():
     from activities.selection.outreach import GroupGap, gaps_from_counts
     from activities.selection.settings import FILE_NAME
     from definitions.outreach import Outreach
-    from definitions.schema import PARAM_REF, InvitationPhase, resolve_duration, resolve_int
+    from definitions.schema import (
+        PARAM_REF,
+        Definition,
+        InvitationPhase,
+        resolve_duration,
+        resolve_int,
+    )
     from workflows.engine import EngineBase, parse_payload
     from workflows.errors import Code, Rejected, rejection
 
@@ -51,12 +66,17 @@ __all__ = [
     "DECLARE_PROFILE",
     "DRAW_PANEL",
     "OUTREACH_QUERY",
+    "PATCH_PURGE_AT_END",
     "DeclareProfileInput",
     "DrawPanelInput",
     "OutreachView",
     "Watch",
     "install",
+    "install_handlers",
     "outreach_of",
+    "outreach_phase",
+    "purge_at_end",
+    "status_counts",
     "stop",
 ]
 
@@ -65,8 +85,9 @@ DRAW_PANEL = "draw_panel"
 OUTREACH_QUERY = "outreach"
 PROFILE_PREFIX = "profile:"
 GAP_PREFIX = "under_represented:"
-_DONE = "outreach"  # handled_keys kind of finished checks, waves and draws
-_DECLARED = "profile"  # handled_keys kind: participant ids that declared their groups
+PATCH_PURGE_AT_END = "purge-outreach-addresses-at-end"
+"""Patch id: procedures that drew a second wave purge its address lists when they end."""
+PURGE_TIMEOUT = timedelta(minutes=5)
 SELECTION_TIMEOUT = timedelta(minutes=30)  # LEXIMIN on a large pool takes minutes
 SELECTION_RETRY = RetryPolicy(maximum_attempts=3, maximum_interval=timedelta(minutes=1))
 
@@ -121,29 +142,65 @@ def outreach_of(phase: Any) -> Outreach | None:
     return None
 
 
+def outreach_phases(defn: Definition) -> list[InvitationPhase]:
+    """The definition's invitation phases with outreach targets, in definition order."""
+    return [p for p in defn.phases if isinstance(p, InvitationPhase) and p.settings.outreach]
+
+
+def outreach_phase(engine: EngineBase) -> InvitationPhase | None:
+    """The phase the outreach messages are about: the current one if it has outreach, else
+    the outreach phase run last, else the first one the procedure visited or will visit."""
+    phases = {p.id: p for p in outreach_phases(engine.defn)}
+    if not phases:
+        return None
+    st = engine.state
+    for candidate in (st.phase_id, st.outreach.phase_id):
+        if candidate in phases:
+            return phases[candidate]
+    visited = [p for p in phases.values() if st.phase_visits.get(p.id)]
+    return visited[-1] if visited else next(iter(phases.values()))
+
+
+def _targets(phase: InvitationPhase) -> Outreach:
+    outreach = phase.settings.outreach
+    assert outreach is not None
+    return outreach
+
+
 def group_counts(engine: EngineBase, outreach: Outreach) -> dict[str, dict[str, int]]:
-    counts = engine.state.counts
     out: dict[str, dict[str, int]] = {f: {} for f in outreach.targets}
-    for key, value in counts.items():
-        if key.startswith(PROFILE_PREFIX):
-            feature, _, category = key.removeprefix(PROFILE_PREFIX).partition("=")
-            out.setdefault(feature, {})[category] = value
+    for feature, categories in engine.state.outreach.groups.items():
+        out.setdefault(feature, {}).update(categories)
     return out
 
 
 def current_gaps(engine: EngineBase, outreach: Outreach) -> list[GroupGap]:
-    if engine.state.counts.get("profiles", 0) < outreach.min_profiles:
+    if engine.state.outreach.profiles < outreach.min_profiles:
         return []
     return gaps_from_counts(group_counts(engine, outreach), outreach.targets, ratio=outreach.ratio)
 
 
-def _publish_gaps(engine: EngineBase, outreach: Outreach) -> None:
-    """Mirror the gaps into the state's counts, which the `status` query shows."""
-    counts = engine.state.counts
-    for key in [k for k in counts if k.startswith(GAP_PREFIX)]:
-        del counts[key]
-    for gap in current_gaps(engine, outreach):
-        counts[f"{GAP_PREFIX}{gap.feature}={gap.category}"] = gap.missing
+def status_counts(engine: EngineBase) -> dict[str, int]:
+    """The outreach figures under the names the `status` query's counts always had:
+    `profiles`, `profile:<feature>=<category>`, `under_represented:<feature>=<category>`
+    (registrations missing), `outreach_letters`, `panel_members`."""
+    phase = outreach_phase(engine)
+    if phase is None:
+        return {}
+    part = engine.state.outreach
+    out: dict[str, int] = {}
+    if part.declared or part.profiles:
+        out["profiles"] = part.profiles
+    for feature, categories in sorted(part.groups.items()):
+        for category, n in sorted(categories.items()):
+            out[f"{PROFILE_PREFIX}{feature}={category}"] = n
+    for gap in current_gaps(engine, _targets(phase)):
+        out[f"{GAP_PREFIX}{gap.feature}={gap.category}"] = gap.missing
+    if part.letters:
+        out["outreach_letters"] = part.letters
+    if part.panel_members is not None:
+        out["panel_members"] = part.panel_members
+    return out
 
 
 def _marker(engine: EngineBase, what: str, phase_id: str) -> str:
@@ -158,15 +215,14 @@ def _in_phase(engine: EngineBase, phase_id: str, what: str) -> None:
         raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
 
 
-def check_profile(engine: EngineBase, phase_id: str, data: DeclareProfileInput) -> None:
+def check_profile(engine: EngineBase, phase: InvitationPhase, data: DeclareProfileInput) -> None:
     st = engine.state
-    _in_phase(engine, phase_id, "declare_profile")
-    outreach = outreach_of(engine.defn.phase(phase_id))
-    assert outreach is not None
+    _in_phase(engine, phase.id, "declare_profile")
+    outreach = _targets(phase)
     if data.participant_id not in st.participants:
         msg = f"participant_id {data.participant_id!r}: not registered in this procedure"
         raise Rejected(Code.INVALID_PAYLOAD, msg)
-    if st.has_key(_DECLARED, data.participant_id):
+    if data.participant_id in st.outreach.declared:
         msg = f"participant_id {data.participant_id!r}: groups were already declared"
         raise Rejected(Code.DUPLICATE_IDEMPOTENCY_KEY, msg)
     for feature, category in data.profile.items():
@@ -182,16 +238,26 @@ def check_profile(engine: EngineBase, phase_id: str, data: DeclareProfileInput) 
             raise Rejected(Code.INVALID_PAYLOAD, msg)
 
 
-def check_draw(engine: EngineBase, phase_id: str, data: DrawPanelInput, drawing: bool) -> None:
+def check_draw(
+    engine: EngineBase, phase: InvitationPhase, data: DrawPanelInput, drawing: bool
+) -> None:
+    """The panel is drawn in its lottery phase or, once registration has closed, in a later
+    phase (the pool is final then), until it is drawn; not before the lottery phase."""
     st = engine.state
-    _in_phase(engine, phase_id, "draw_panel")
+    checks.require_active(st)
+    if phase.settings.selection != "stratified_lottery":
+        msg = f"phase {phase.id!r} draws no panel (selection: {phase.settings.selection})"
+        raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
+    if st.phase_id != phase.id and not st.phase_visits.get(phase.id):
+        msg = f"draw_panel is accepted from phase {phase.id!r} on (current: {st.phase_id!r})"
+        raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
     checks.require_admin(engine.defn, data.role)
     checks.require_new_key(st, "draw_panel", data.idempotency_key)
     if drawing:
         msg = "a draw is running; wait for its result"
         raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
-    if st.has_key(_DONE, _marker(engine, "panel", phase_id)):
-        msg = f"the panel of phase {phase_id!r} was already drawn in this visit"
+    if _marker(engine, "panel", phase.id) in st.outreach.done:
+        msg = f"the panel of phase {phase.id!r} was already drawn in this visit"
         raise Rejected(Code.PHASE_DOES_NOT_ACCEPT, msg)
     if not FILE_NAME.match(data.pool):
         msg = f"pool {data.pool!r}: expected a CSV file name inside the selection data folder"
@@ -202,44 +268,63 @@ def check_draw(engine: EngineBase, phase_id: str, data: DrawPanelInput, drawing:
 
 
 def install(engine: EngineBase, phase: InvitationPhase, outreach: Outreach) -> None:
-    """Register this phase's updates and query on the running workflow."""
-    phase_id = phase.id
+    """The invitation runner starts an outreach phase: note it, make sure of the handlers."""
+    del outreach  # the handlers read the phase's targets from the definition
+    engine.state.outreach.phase_id = phase.id
+    install_handlers(engine)
+
+
+def install_handlers(engine: EngineBase) -> None:
+    """Register `declare_profile`, `draw_panel` (with a lottery) and the `outreach` query
+    once per run, in every run of a procedure whose definition has outreach: in a run that
+    continued as new after the invitation phase they answer too (the query with the final
+    figures, the updates with a refusal naming the phase, or the late draw). Registering
+    a handler is no command: histories replay unchanged."""
+    phases = outreach_phases(engine.defn)
+    if not phases or workflow.get_update_handler(DECLARE_PROFILE) is not None:
+        return
     drawing = [False]
+
+    def phase_for(what: str) -> InvitationPhase:
+        phase = outreach_phase(engine)
+        assert phase is not None, what  # the definition has outreach phases
+        return phase
 
     async def declare_profile(raw: Any) -> m.Receipt:
         data = parse_payload(DeclareProfileInput, raw, handler=True)
-        check_profile(engine, phase_id, data)
-        st = engine.state
-        st.remember_key(_DECLARED, data.participant_id)
-        st.bump("profiles")
+        check_profile(engine, phase_for(DECLARE_PROFILE), data)
+        part = engine.state.outreach
+        part.declared.append(data.participant_id)
+        part.profiles += 1
         for feature, category in sorted(data.profile.items()):
-            st.bump(f"{PROFILE_PREFIX}{feature}={category}")
-        _publish_gaps(engine, outreach)
+            part.count(feature, category)
         engine.wake()
         return _receipt(engine, data.participant_id, data)
 
     def validate_declare_profile(raw: Any) -> None:
-        check_profile(engine, phase_id, parse_payload(DeclareProfileInput, raw))
+        check_profile(engine, phase_for(DECLARE_PROFILE), parse_payload(DeclareProfileInput, raw))
 
     async def draw_panel(raw: Any) -> m.Receipt:
         data = parse_payload(DrawPanelInput, raw, handler=True)
-        check_draw(engine, phase_id, data, drawing[0])
+        phase = phase_for(DRAW_PANEL)
+        check_draw(engine, phase, data, drawing[0])
         drawing[0] = True
         try:
-            return await _draw(engine, phase, outreach, data)
+            return await _draw(engine, phase, _targets(phase), data)
         finally:
             drawing[0] = False
 
     def validate_draw_panel(raw: Any) -> None:
-        check_draw(engine, phase_id, parse_payload(DrawPanelInput, raw), drawing[0])
+        check_draw(engine, phase_for(DRAW_PANEL), parse_payload(DrawPanelInput, raw), drawing[0])
 
     def view() -> OutreachView:
-        return outreach_view(engine, phase, outreach)
+        phase = phase_for(OUTREACH_QUERY)
+        return outreach_view(engine, phase, _targets(phase))
 
     workflow.set_update_handler(
         DECLARE_PROFILE, declare_profile, validator=validate_declare_profile
     )
-    if phase.settings.selection == "stratified_lottery":
+    if any(p.settings.selection == "stratified_lottery" for p in phases):
         workflow.set_update_handler(DRAW_PANEL, draw_panel, validator=validate_draw_panel)
     workflow.set_query_handler(OUTREACH_QUERY, view)
 
@@ -258,19 +343,21 @@ def _receipt(engine: EngineBase, id_: str, data: BaseModel) -> m.Receipt:
 
 def outreach_view(engine: EngineBase, phase: InvitationPhase, outreach: Outreach) -> OutreachView:
     st = engine.state
-    at = check_instant(engine, outreach)
+    part = st.outreach
+    # in the phase: computed (a continued run of an old state has none stored); later: kept
+    at = check_instant(engine, outreach) if st.phase_id == phase.id else part.check_at
     return OutreachView(
         phase_id=phase.id,
         targets=outreach.targets,
         ratio=outreach.ratio,
         min_profiles=outreach.min_profiles,
         registrations=st.counts.get("participants", 0),
-        profiles=st.counts.get("profiles", 0),
+        profiles=part.profiles,
         counts=group_counts(engine, outreach),
-        compared=st.counts.get("profiles", 0) >= outreach.min_profiles,
+        compared=part.profiles >= outreach.min_profiles,
         gaps=current_gaps(engine, outreach),
         check_at=at.isoformat() if at is not None else None,
-        done=sorted(st.handled_keys.get(_DONE, [])),
+        done=sorted(part.done),
     )
 
 
@@ -305,8 +392,8 @@ async def _draw(
         cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
         raise rejection(Code.SELECTION_FAILED, cause) from err
     st.remember_key("draw_panel", data.idempotency_key)
-    st.remember_key(_DONE, _marker(engine, "panel", phase.id))
-    st.counts["panel_members"] = len(result.panel)
+    st.outreach.done.append(_marker(engine, "panel", phase.id))
+    st.outreach.panel_members = len(result.panel)
     await engine.emit(
         "panel.selected",
         result.event_payload(),
@@ -339,17 +426,18 @@ class Watch:
     async def run(self) -> None:
         engine, outreach = self.engine, self.outreach
         marker = _marker(engine, "checked", self.phase.id)
-        if engine.state.has_key(_DONE, marker):
+        if marker in engine.state.outreach.done:
             return
         at = check_instant(engine, outreach)
         if at is None:
             return
+        engine.state.outreach.check_at = at
         delay = at - workflow.now()
         if delay > timedelta(0):
             await workflow.sleep(delay)
         self.busy = True
         st = engine.state
-        st.remember_key(_DONE, marker)
+        st.outreach.done.append(marker)
         gaps = current_gaps(engine, outreach)
         if not gaps:
             return
@@ -358,7 +446,7 @@ class Watch:
             {
                 "phase_id": self.phase.id,
                 "registrations": st.counts.get("participants", 0),
-                "profiles": st.counts.get("profiles", 0),
+                "profiles": st.outreach.profiles,
                 "ratio": outreach.ratio,
                 "gaps": [g.model_dump(mode="json") for g in gaps],
             },
@@ -373,7 +461,7 @@ class Watch:
         st = engine.state
         marker = _marker(engine, "wave", self.phase.id)
         wave_id = stable_id(st.procedure_id, "outreach-wave", marker)
-        st.remember_key(_DONE, marker)
+        st.outreach.done.append(marker)
         extract = str(_lookup(wave.register_extract, st.params))
         letters = resolve_int(wave.letters, st.params)
         try:
@@ -398,7 +486,7 @@ class Watch:
                 summary="Zweite Einladungswelle fehlgeschlagen",
             )
             return
-        st.counts["outreach_letters"] = st.counts.get("outreach_letters", 0) + result.drawn
+        st.outreach.letters += result.drawn
         await engine.emit(
             "outreach.wave_drawn",
             result.model_dump(mode="json"),
@@ -422,3 +510,40 @@ async def stop(task: asyncio.Task[None], watcher: Watch) -> None:
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError):
         await task
+
+
+# ---------------------------------------------------------------------------- the end
+
+
+async def purge_at_end(engine: EngineBase) -> None:
+    """Delete the address lists of the procedure's second waves (personal data from the
+    population register) now that the procedure has ended; only if a wave was started."""
+    st = engine.state
+    if not st.outreach.waves_drawn() or not workflow.patched(PATCH_PURGE_AT_END):
+        return
+    try:
+        result: sel.PurgeAddressesResult = await workflow.execute_activity(
+            sel.PURGE_OUTREACH_ADDRESSES,
+            sel.PurgeAddressesInput(procedure_id=st.procedure_id),
+            result_type=sel.PurgeAddressesResult,
+            start_to_close_timeout=PURGE_TIMEOUT,
+            retry_policy=SELECTION_RETRY,
+        )
+    except ActivityError as err:
+        cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+        await engine.emit(
+            "outreach.purge_failed",
+            {"reason": cause},
+            summary="Adresslisten der zweiten Welle nicht gelöscht",
+        )
+        return
+    if result.waves:  # the activity appended one `outreach.addresses_purged` per list
+        st.add_timeline(
+            m.TimelineEntry(
+                at=workflow.now(),
+                type="outreach.addresses_purged",
+                phase_id=st.phase_id,
+                round=st.round,
+                summary=f"Adresslisten gelöscht: {len(result.waves)}",
+            )
+        )

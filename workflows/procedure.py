@@ -25,6 +25,7 @@ from temporalio.exceptions import ActivityError, ApplicationError
 with workflow.unsafe.imports_passed_through():
     import activities.contracts as c
     import workflows.messages as m
+    import workflows.outreach as outreach
     import workflows.rules as rules
     from activities.records import NotificationRequest, ProcedureRecord, stable_id
     from definitions.schema import END, PARAM_REF, Definition, bind_parameters
@@ -76,6 +77,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
             self.state = carried
             self.defn = Definition.model_validate(carried.definition)
             self._ready = True
+            outreach.install_handlers(self)  # before the first task's updates are applied
 
     # ================================================================== run
 
@@ -95,6 +97,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
 
     async def _main(self) -> m.ProcedureResult:
         self.restore_carried()
+        outreach.install_handlers(self)
         flusher = asyncio.create_task(self.flusher())
         st = self.state
         early, self._early_signals = self._early_signals, []
@@ -122,10 +125,12 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
         self._stopping = True
         await flusher
         self.publish_visibility()
+        await outreach.purge_at_end(self)  # register data of outreach waves (GDPR)
         final = "procedure.cancelled" if st.life == "cancelled" else "procedure.completed"
-        await self.emit(final, {"reason": st.reason, "counts": st.counts}, summary=st.reason)
+        counts = {**st.counts, **outreach.status_counts(self)}
+        await self.emit(final, {"reason": st.reason, "counts": counts}, summary=st.reason)
         return m.ProcedureResult(
-            procedure_id=st.procedure_id, state=st.life, reason=st.reason, counts=dict(st.counts)
+            procedure_id=st.procedure_id, state=st.life, reason=st.reason, counts=counts
         )
 
     async def _start(self, raw: Any) -> None:
@@ -174,6 +179,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
             phase_id=defn.first_phase_id(),
         )
         self._ready = True
+        outreach.install_handlers(self)  # answer outreach messages as soon as others
         await self.call(
             c.RECORD_PROCEDURE,
             c.RecordProcedureInput(
@@ -270,7 +276,11 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
             phase_started=st.phase_started,
             phase_ends=st.phase_end,
             next_deadline=st.next_deadline,
-            counts={**st.counts, "pending": len(self._pending) + len(st.carried)},
+            counts={
+                **st.counts,
+                **outreach.status_counts(self),
+                "pending": len(self._pending) + len(st.carried),
+            },
             open_commitments=sorted(
                 cid for cid, v in st.commitments.items() if v.status not in ("done", "dropped")
             ),

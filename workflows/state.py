@@ -11,12 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from activities.records import StatementRecord
 from workflows.messages import CommitmentView, StartProcedure, StatementSummary, TimelineEntry
 
-__all__ = ["CarriedStatement", "LifeState", "ProcedureState"]
+__all__ = ["CarriedStatement", "LifeState", "OutreachState", "ProcedureState"]
 
 LifeState = Literal["starting", "running", "paused", "completed", "cancelled"]
 
@@ -32,6 +32,62 @@ class CarriedStatement(BaseModel):
     record: StatementRecord
     via: str
     key: str
+
+
+class OutreachState(BaseModel):
+    """Milieu-aware outreach of an invitation phase (`workflows.outreach`): counts per group,
+    never a person's groups. Empty for procedures whose definition has no outreach."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    phase_id: str | None = None  # the outreach phase last run (for the query in later phases)
+    profiles: int = 0  # registrants who declared their groups
+    groups: dict[str, dict[str, int]] = Field(default_factory=dict)  # feature -> category -> n
+    declared: list[str] = Field(default_factory=list)  # participant ids that declared
+    done: list[str] = Field(default_factory=list)  # checks, waves, draws: `what:phase#visit`
+    letters: int = 0  # addresses drawn by second waves
+    panel_members: int | None = None  # size of the panel drawn, once drawn
+    check_at: datetime | None = None  # the moderators' check of the last outreach visit
+
+    def count(self, feature: str, category: str) -> None:
+        by_feature = self.groups.setdefault(feature, {})
+        by_feature[category] = by_feature.get(category, 0) + 1
+
+    def waves_drawn(self) -> bool:
+        """A second wave was started (its address list may exist, even if the draw failed)."""
+        return any(marker.startswith("wave:") for marker in self.done)
+
+
+# Before `OutreachState`, outreach lived in generic counters: carried states recorded then
+# (continue-as-new inputs in histories) still load, their counters moved to the typed part.
+_LEGACY_PROFILE = "profile:"
+_LEGACY_GAP = "under_represented:"  # derived from the groups; not kept
+_LEGACY_KEYS = {"profile": "declared", "outreach": "done"}  # handled_keys kind -> field
+
+
+def _outreach_from_counters(data: dict[str, Any]) -> dict[str, Any]:
+    counts = dict(data.get("counts") or {})
+    keys = dict(data.get("handled_keys") or {})
+    part: dict[str, Any] = {}
+    groups: dict[str, dict[str, int]] = {}
+    for key in list(counts):
+        if key.startswith(_LEGACY_PROFILE):
+            feature, _, category = key.removeprefix(_LEGACY_PROFILE).partition("=")
+            groups.setdefault(feature, {})[category] = counts.pop(key)
+        elif key.startswith(_LEGACY_GAP):
+            del counts[key]
+    if groups:
+        part["groups"] = groups
+    if "profiles" in counts:
+        part["profiles"] = counts.pop("profiles")
+    if "outreach_letters" in counts:
+        part["letters"] = counts.pop("outreach_letters")
+    if "panel_members" in counts:
+        part["panel_members"] = counts.pop("panel_members")
+    for kind, field in _LEGACY_KEYS.items():
+        if kind in keys:
+            part[field] = keys.pop(kind)
+    return {**data, "counts": counts, "handled_keys": keys, "outreach": part}
 
 
 class ProcedureState(BaseModel):
@@ -79,7 +135,16 @@ class ProcedureState(BaseModel):
     handled_keys: dict[str, list[str]] = Field(default_factory=dict)  # kind -> keys (small kinds)
     timeline: list[TimelineEntry] = Field(default_factory=list)
     carried: list[CarriedStatement] = Field(default_factory=list)
+    outreach: OutreachState = Field(default_factory=OutreachState)
     run: int = 1
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_outreach(cls, data: Any) -> Any:
+        """A state carried before `outreach` existed: move its outreach counters there."""
+        if isinstance(data, dict) and "outreach" not in data:
+            return _outreach_from_counters(data)
+        return data
 
     def bump(self, counter: str, by: int = 1) -> None:
         """Increase a named counter (statements, late, duplicates, votes, ...)."""

@@ -6,12 +6,14 @@ activities, the real selection activities with files in a temporary folder.
 
 from __future__ import annotations
 
+import copy
 import csv
 import hashlib
 import io
 import random
+import uuid
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +21,10 @@ import pytest
 from temporalio.client import WorkflowHandle, WorkflowUpdateFailedError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.records import stable_id
 from activities.selection.activity import SelectionActivities
 from activities.selection.settings import SelectionSettings
-from definitions.schema import Definition, InvitationPhase
+from definitions.schema import Definition, InvitationPhase, bind_parameters
 from tests.helpers import assert_eq_eventually, new_worker
 from tests.interfaces.test_events import documented
 from tests.workflows.fakes import FakeStorage
@@ -29,6 +32,7 @@ from tests.workflows.support import cancel, load_catalogue, start, start_input, 
 from workflows import messages as m
 from workflows import outreach
 from workflows.procedure import ProcedureWorkflow
+from workflows.state import ProcedureState
 
 DEFINITION = "buergerrat"
 COMMON = {"event_id", "seq", "hash", "phase_id", "round"}  # added to every event's data
@@ -254,8 +258,12 @@ async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
     env: WorkflowEnvironment, settings: SelectionSettings
 ) -> None:
     storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
-    selection = SelectionActivities(settings)  # no melderegister.csv in the data folder
-    acts: list[Callable[..., Any]] = [*storage.activities(), selection.draw_outreach_wave]
+    selection = SelectionActivities(settings)  # no melderegister.csv, no database
+    acts: list[Callable[..., Any]] = [
+        *storage.activities(),
+        selection.draw_outreach_wave,
+        selection.purge_outreach_addresses,
+    ]
     async with new_worker(env.client, ProcedureWorkflow, activities=acts) as w:
         handle = await start(env.client, w.task_queue, start_input(DEFINITION))
         await wait_phase(handle, "lottery")
@@ -272,6 +280,10 @@ async def test_a_missing_register_extract_is_reported_and_the_procedure_goes_on(
         assert status.state == "running"
         assert status.phase_id == "lottery"
         await cancel(env, handle)
+    # a wave was started: the end purges, and a purge that cannot run is logged, not fatal
+    (purge_failed,) = events(storage, "outreach.purge_failed")
+    assert "no database" in purge_failed.payload["reason"]
+    assert storage.event_types()[-1] == "procedure.cancelled"
 
 
 async def test_a_failed_draw_is_refused_with_selection_failed_and_the_procedure_goes_on(
@@ -322,3 +334,187 @@ async def test_outreach_survives_continue_as_new(
         status = await handle.query(ProcedureWorkflow.status)
         assert status.counts["profile:age=16-24"] == 8
         await cancel(env, handle)
+
+
+async def test_outreach_answers_in_a_run_that_continued_after_the_invitation_phase(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    """An integrator keeps the `outreach` query and both updates after the invitation phase,
+    in a later run too: the final figures, a refusal naming the phase, the late draw."""
+    storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
+    selection = SelectionActivities(settings)
+    write_csv(settings.data_dir / "registrations.csv", population(160, seed=2))
+    acts: list[Callable[..., Any]] = [*storage.activities(), selection.draw_procedure_panel]
+    async with new_worker(env.client, ProcedureWorkflow, activities=acts) as w:
+        # 8 registrations, the advance and one decision: the tenth update continues as new
+        data = start_input(DEFINITION, parameters={"panel_size": 12})
+        data["limits"] = {"max_updates_per_run": 10}
+        handle = await start(env.client, w.task_queue, data)
+        await wait_phase(handle, "lottery")
+        for i in range(8):
+            await declare(handle, await register(handle, i), {"age": "65+", "gender": "male"})
+        before = await handle.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert before.check_at is not None
+        await handle.execute_update(
+            ProcedureWorkflow.admin_advance,
+            m.AdminAdvanceInput(idempotency_key="adv", role="administration", reason="Losung"),
+        )
+        await wait_phase(handle, "sessions")
+        await handle.execute_update(
+            ProcedureWorkflow.record_decision,
+            m.RecordDecisionInput(
+                idempotency_key="note", role="moderator", outcome="noted", title="Ablauf"
+            ),
+        )
+        await assert_eq_eventually(2, lambda: _run(handle))
+        status = await handle.query(ProcedureWorkflow.status)
+        assert (status.phase_id, status.counts["profiles"]) == ("sessions", 8)
+
+        view = await handle.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert view.phase_id == "lottery"
+        assert (view.registrations, view.profiles) == (8, 8)
+        assert view.counts["age"] == {"65+": 8}
+        assert view.check_at == before.check_at  # kept from the lottery phase's run
+        pid = stable_id(handle.id, "participant", "reg-9")
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await declare(handle, pid, {"age": "16-24"})
+        assert _cause_matches(
+            info.value,
+            "PHASE_DOES_NOT_ACCEPT: declare_profile is accepted only in phase 'lottery' "
+            "\\(current: 'sessions'\\)",
+        )
+        draw = outreach.DrawPanelInput(
+            idempotency_key="draw-1", role="moderator", seed="4 11 23", pool="registrations.csv"
+        )
+        receipt = await handle.execute_update(outreach.DRAW_PANEL, draw, result_type=m.Receipt)
+        assert receipt.phase_id == "sessions"  # drawn once registration had closed
+        (selected,) = events(storage, "panel.selected")
+        assert selected.payload["selection_id"] == receipt.id
+        assert len(selected.payload["panel"]) == 12
+        again = draw.model_copy(update={"idempotency_key": "draw-2"})
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(outreach.DRAW_PANEL, again, result_type=m.Receipt)
+        assert _cause_matches(info.value, "already drawn")
+        view = await handle.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert view.done == ["panel:lottery#1"]
+        assert (await handle.query(ProcedureWorkflow.status)).counts["panel_members"] == 12
+        await cancel(env, handle)
+
+
+async def _run(handle: WorkflowHandle[Any, Any]) -> int:
+    return int((await handle.query(ProcedureWorkflow.status)).run)
+
+
+async def test_a_draw_before_the_lottery_phase_is_refused_naming_it(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    """A definition whose lottery comes later: the updates exist and say where they apply."""
+    loaded = load_catalogue(DEFINITION)
+    raw = copy.deepcopy(loaded.definition)
+    intro = {
+        "id": "intro",
+        "type": "deliberation",
+        "title": {"de": "Auftakt", "en": "Kick-off"},
+        "audiences": ["public"],
+        "ends_when": [{"kind": "moderator_decision"}],
+    }
+    raw["phases"] = [intro, *raw["phases"]]
+    defn = Definition.model_validate(raw)
+    storage = FakeStorage({DEFINITION: loaded.model_copy(update={"definition": raw})})
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        handle = await start(env.client, w.task_queue, start_input(DEFINITION))
+        await wait_phase(handle, defn.first_phase_id())
+        draw = outreach.DrawPanelInput(
+            idempotency_key="early", role="moderator", seed="s", pool="registrations.csv"
+        )
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await handle.execute_update(outreach.DRAW_PANEL, draw, result_type=m.Receipt)
+        assert _cause_matches(
+            info.value,
+            "PHASE_DOES_NOT_ACCEPT: draw_panel is accepted from phase 'lottery' on "
+            "\\(current: 'intro'\\)",
+        )
+        view = await handle.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert (view.phase_id, view.profiles, view.check_at) == ("lottery", 0, None)
+        await cancel(env, handle)
+
+
+def legacy_state(procedure_id: str, participants: list[str]) -> dict[str, Any]:
+    """A carried state as runs before `OutreachState` handed it to continue-as-new: the
+    outreach figures in the generic counters and key lists."""
+    loaded = load_catalogue(DEFINITION)
+    defn = Definition.model_validate(loaded.definition)
+    data = start_input(DEFINITION)
+    state = ProcedureState(
+        procedure_id=procedure_id,
+        start=m.StartProcedure.model_validate(data),
+        definition=loaded.definition,
+        definition_version=loaded.version,
+        definition_hash=loaded.content_hash,
+        params=bind_parameters(defn, {}),
+        life="running",
+        phase_id="lottery",
+        phase_entered=True,
+        phase_started=date(2026, 1, 5),
+        phase_visits={"lottery": 1},
+        participants=dict.fromkeys(participants, "invited"),
+        run=3,
+    ).model_dump(mode="json")
+    del state["outreach"]
+    state["counts"] = {
+        "participants": len(participants),
+        "profiles": 2,
+        "profile:age=65+": 2,
+        "profile:gender=female": 1,
+        "under_represented:age=16-24": 1,
+        "outreach_letters": 7,
+    }
+    state["handled_keys"] = {
+        "registration": ["reg-0", "reg-1", "reg-2"],
+        "profile": participants[:2],
+        "outreach": ["wave:lottery#0"],
+    }
+    return state
+
+
+def test_a_legacy_carried_state_loads_into_the_typed_part() -> None:
+    old = legacy_state("procedure-x", ["p0", "p1", "p2"])
+    state = ProcedureState.model_validate(old)
+    part = state.outreach
+    assert (part.profiles, part.letters, part.panel_members) == (2, 7, None)
+    assert part.groups == {"age": {"65+": 2}, "gender": {"female": 1}}
+    assert (part.declared, part.done) == (["p0", "p1"], ["wave:lottery#0"])
+    assert part.waves_drawn()
+    assert state.counts == {"participants": 3}
+    assert state.handled_keys == {"registration": ["reg-0", "reg-1", "reg-2"]}
+    again = ProcedureState.model_validate(state.model_dump(mode="json"))
+    assert again == state  # the new shape round-trips unchanged
+
+
+async def test_a_run_continued_from_a_legacy_state_goes_on(
+    env: WorkflowEnvironment, settings: SelectionSettings
+) -> None:
+    """Through the real SDK: a run whose continue-as-new input has the old shape."""
+    storage = FakeStorage({DEFINITION: load_catalogue(DEFINITION)})
+    wf_id = m.procedure_workflow_id("08221000", f"legacy {uuid.uuid4().hex[:8]}")
+    pids = [stable_id(wf_id, "participant", f"reg-{i}") for i in range(3)]
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        handle = await env.client.start_workflow(
+            "Procedure", args=[None, legacy_state(wf_id, pids)], id=wf_id, task_queue=w.task_queue
+        )
+        typed = env.client.get_workflow_handle_for(ProcedureWorkflow.run, handle.id)
+        view = await typed.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert (view.phase_id, view.profiles, view.registrations) == ("lottery", 2, 3)
+        assert view.counts["age"]["65+"] == 2
+        status = await typed.query(ProcedureWorkflow.status)
+        assert status.run == 4
+        assert status.counts["profile:age=65+"] == 2
+        assert status.counts["outreach_letters"] == 7
+        with pytest.raises(WorkflowUpdateFailedError) as info:
+            await declare(typed, pids[0], {"age": "16-24"})  # declared in an earlier run
+        assert _cause_matches(info.value, "DUPLICATE_IDEMPOTENCY_KEY")
+        await declare(typed, pids[2], {"age": "16-24"})
+        view = await typed.query(outreach.OUTREACH_QUERY, result_type=outreach.OutreachView)
+        assert view.profiles == 3
+        assert view.counts["age"] == {"65+": 2, "16-24": 1}
+        await cancel(env, typed)

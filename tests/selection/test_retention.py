@@ -3,17 +3,27 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
+from prometheus_client import CollectorRegistry
+from temporalio.client import WorkflowHistory
+from temporalio.contrib.pydantic import pydantic_data_converter
 from temporalio.exceptions import ApplicationError
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Replayer
 from typer.testing import CliRunner, Result
 
 from activities.selection.activity import (
+    PURGE_OUTREACH_ADDRESSES,
     DrawOutreachWaveInput,
     PurgeAddressesInput,
     SelectionActivities,
@@ -27,7 +37,18 @@ from activities.selection.retention import (
 )
 from activities.selection.settings import FileNameError, SelectionSettings
 from activities.storage.audit import verify_chain
+from tests.helpers import assert_eq_eventually
+from tests.interfaces.support import WAIT
+from tests.selection.test_outreach_workflow import population, write_csv
+from tests.workflows.support import cancel, load_catalogue, start, start_input, wait_phase
+from worker import registry
 from worker.cli import app
+from worker.config import load_settings
+from worker.run import build_worker
+from worker.telemetry import Metrics
+from workflows import messages as m
+from workflows import outreach
+from workflows.procedure import ProcedureWorkflow
 
 PROCEDURE = "buergerrat-2026"
 STREETS = ("Musterweg", "Hauptstraße")
@@ -210,3 +231,154 @@ async def test_the_activity_purges_for_a_workflow_and_needs_the_database(
     assert second.waves == []
     assert bad.value.non_retryable
     assert len(await purge_events(db_pool)) == 1
+
+
+# ---------------------------------------------------------------------------- engine
+
+
+@contextlib.asynccontextmanager
+async def engine_worker(
+    env: WorkflowEnvironment,
+    database_url: str,
+    db_schema: str,
+    pool: asyncpg.Pool,
+    settings: SelectionSettings,
+) -> AsyncIterator[str]:
+    """The real worker (real storage in PostgreSQL, the catalogue loader) whose selection
+    activities use this test's folders; yields its task queue."""
+    config = load_settings(
+        task_queue=f"purge-{uuid.uuid4().hex[:8]}",
+        temporal_address=env.client.service_client.config.target_host,
+        database_url=database_url,
+        database_schema=db_schema,
+        metrics_port=0,
+    )
+    deps = registry.ActivityDeps(pool=pool, metrics=Metrics(CollectorRegistry()), settings=config)
+    # the registry's last entry is the selection activities (a worker refuses duplicates)
+    factories = [
+        *registry.ACTIVITY_FACTORIES[:-1],
+        lambda deps: SelectionActivities(settings, deps.pool),
+    ]
+    worker = build_worker(
+        env.client,
+        config,
+        workflows=registry.WORKFLOWS,
+        activities=registry.build_activities(deps, factories),
+    )
+    try:
+        async with worker:
+            yield config.task_queue
+    finally:
+        for close in deps.closers:
+            await close()
+
+
+async def event_rows(pool: asyncpg.Pool, procedure_id: str) -> list[tuple[str, dict[str, Any]]]:
+    """(type, data) of every stored event of the procedure, in chain order."""
+    rows = await pool.fetch(
+        "SELECT event_type, payload FROM events WHERE procedure_id = $1 ORDER BY seq",
+        procedure_id,
+    )
+    out = []
+    for row in rows:
+        data = json.loads(row["payload"])["data"]
+        out.append((row["event_type"], data.get("payload", data)))
+    return out
+
+
+def activity_calls(history: WorkflowHistory, name: str) -> int:
+    return sum(
+        1
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+        and e.activity_task_scheduled_event_attributes.activity_type.name == name
+    )
+
+
+async def test_the_engine_purges_the_wave_lists_when_the_procedure_ends(
+    env: WorkflowEnvironment,
+    database_url: str,
+    db_schema: str,
+    db_pool: asyncpg.Pool,
+    settings: SelectionSettings,
+) -> None:
+    """A Bürgerrat draws a second wave (addresses on disk), is cancelled: the list is gone,
+    the chain records its digest, before `procedure.cancelled`; the history replays."""
+    extract = population(300, seed=3)
+    for i, row in enumerate(extract):
+        row["address"] = f"{STREETS[i % 2]} {i}, 69115 Heidelberg"
+    write_csv(settings.data_dir / "melderegister.csv", extract)
+    async with engine_worker(env, database_url, db_schema, db_pool, settings) as queue:
+        handle = await start(env.client, queue, start_input("buergerrat"))
+        await wait_phase(handle, "lottery")
+        for i in range(20):  # min_profiles: all older, so the young are missing
+            receipt = await handle.execute_update(
+                ProcedureWorkflow.register,
+                m.RegisterInput(idempotency_key=f"reg-{i}", role="invited", name=f"Person {i}"),
+            )
+            await handle.execute_update(
+                outreach.DECLARE_PROFILE,
+                outreach.DeclareProfileInput(
+                    idempotency_key=f"p-{i}", participant_id=receipt.id, profile={"age": "65+"}
+                ),
+                result_type=m.Receipt,
+            )
+        await env.sleep(timedelta(days=11))  # check_after P10D: the second wave is drawn
+
+        async def drawn() -> list[dict[str, Any]]:
+            rows = await event_rows(db_pool, handle.id)
+            return [data for type_, data in rows if type_ == "outreach.wave_drawn"]
+
+        await assert_eq_eventually(1, lambda: _len(drawn()), timeout=WAIT)
+        (wave,) = await drawn()
+        listed = settings.documents_dir / wave["file"]
+        assert listed.is_file()
+        assert "Heidelberg" in listed.read_text(encoding="utf-8")
+        await cancel(env, handle)
+        timeline = await handle.query(ProcedureWorkflow.timeline)  # a closed run: needs a worker
+
+    assert [e.summary for e in timeline if e.type == PURGED_EVENT] == ["Adresslisten gelöscht: 1"]
+    assert not listed.exists()
+    assert address_lists(settings, handle.id) == []
+    rows = await event_rows(db_pool, handle.id)
+    types = [type_ for type_, _ in rows]
+    (purged,) = [data for type_, data in rows if type_ == PURGED_EVENT]
+    assert purged["wave_id"] == wave["wave_id"]
+    assert purged["sha256"] == wave["list_sha256"]
+    assert purged["reason"] == "purge"
+    assert "Heidelberg" not in json.dumps(purged)
+    assert types.index(PURGED_EVENT) < types.index("procedure.cancelled") == len(types) - 1
+    assert (await verify_chain(db_pool, handle.id)).ok
+    history = await handle.fetch_history()
+    assert activity_calls(history, PURGE_OUTREACH_ADDRESSES) == 1
+    replayer = Replayer(workflows=[ProcedureWorkflow], data_converter=pydantic_data_converter)
+    await replayer.replay_workflow(history)
+
+
+async def _len(rows: Awaitable[list[Any]]) -> int:
+    return len(await rows)
+
+
+@pytest.mark.parametrize("definition", ["baugb-3-1", "buergerrat"])
+async def test_a_procedure_without_a_wave_does_not_purge(
+    env: WorkflowEnvironment,
+    database_url: str,
+    db_schema: str,
+    db_pool: asyncpg.Pool,
+    settings: SelectionSettings,
+    definition: str,
+) -> None:
+    """No outreach (baugb-3-1), or outreach ended before its check (no wave drawn)."""
+    async with engine_worker(env, database_url, db_schema, db_pool, settings) as queue:
+        handle = await start(env.client, queue, start_input(definition))
+        await wait_phase(handle, defn_first_phase(definition))
+        await cancel(env, handle)
+    history = await handle.fetch_history()
+    assert activity_calls(history, PURGE_OUTREACH_ADDRESSES) == 0
+    types = [type_ for type_, _ in await event_rows(db_pool, handle.id)]
+    assert types[-1] == "procedure.cancelled"
+    assert PURGED_EVENT not in types
+
+
+def defn_first_phase(definition: str) -> str:
+    return str(load_catalogue(definition).definition["phases"][0]["id"])
