@@ -254,17 +254,13 @@ async def engine_worker(
         metrics_port=0,
     )
     deps = registry.ActivityDeps(pool=pool, metrics=Metrics(CollectorRegistry()), settings=config)
-    # the registry's last entry is the selection activities (a worker refuses duplicates)
-    factories = [
-        *registry.ACTIVITY_FACTORIES[:-1],
-        lambda deps: SelectionActivities(settings, deps.pool),
+    activities = [
+        a
+        for a in registry.build_activities(deps)
+        if not isinstance(getattr(a, "__self__", None), SelectionActivities)
     ]
-    worker = build_worker(
-        env.client,
-        config,
-        workflows=registry.WORKFLOWS,
-        activities=registry.build_activities(deps, factories),
-    )
+    activities += registry.activity_methods(SelectionActivities(settings, pool))
+    worker = build_worker(env.client, config, workflows=registry.WORKFLOWS, activities=activities)
     try:
         async with worker:
             yield config.task_queue
