@@ -16,7 +16,6 @@ from typing import Any
 import asyncpg
 
 from activities.definitions_io import load_definition
-from activities.notify.mail import mail_sender_from_env
 from activities.notify.templates import MailRenderer
 from activities.notify.webhook import WebhookSender
 from activities.selection.activity import SelectionActivities
@@ -25,6 +24,7 @@ from activities.storage.activities import StorageActivities
 from activities.storage.pump import pump_outbox
 from activities.storage.settings import StorageSettings
 from worker.config import Settings
+from worker.outbox_secrets import mail_sender, webhook_secret_resolver
 from worker.telemetry import Metrics
 from workflows.procedure import ProcedureWorkflow
 from workflows.skeleton import SkeletonWorkflow
@@ -61,13 +61,15 @@ def _storage_activities(deps: ActivityDeps) -> StorageActivities:
     """Storage with its outbox senders; the outbox pump runs beside the worker."""
     webhooks = WebhookSender()
     deps.closers.append(webhooks.aclose)
+    settings = StorageSettings()
     storage = StorageActivities(
         deps.pool,
         deps.metrics,
-        StorageSettings(),
-        mail_sender=mail_sender_from_env(),
+        settings,
+        mail_sender=mail_sender(),  # secrets from the environment or `<NAME>_FILE`
         webhook_sender=webhooks,
         renderer=MailRenderer(),
+        secrets=webhook_secret_resolver(settings.webhook_secret_env_prefix),
     )
     deps.background.append(lambda stop: pump_outbox(storage.deliver_outbox, stop=stop))
     return storage

@@ -32,6 +32,7 @@ from worker.client import TemporalUnavailableError, connect
 from worker.config import ConfigError, Settings
 from worker.phase_gauge import run_phase_gauge
 from worker.prometheus import MetricsEndpoint, PortInUseError, create_runtime, loopback_free_port
+from worker.secret_files import SecretFileError
 from worker.telemetry import Metrics, TelemetryInterceptor
 
 __all__ = [
@@ -59,6 +60,7 @@ STARTUP_ERRORS: tuple[type[Exception], ...] = (
     DatabaseUnavailableError,
     MigrationError,
     PortInUseError,
+    SecretFileError,
     StartupError,
     TemporalUnavailableError,
 )

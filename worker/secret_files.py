@@ -69,6 +69,18 @@ def read_secret_file(variable: str, path: str) -> str:
     return text
 
 
+def env_or_file(variable: str) -> str | None:
+    """`variable`'s value, or the content of the file `<variable>_FILE` names; None if neither
+    is set. For secrets read outside a settings class (webhook secrets by reference)."""
+    path = os.environ.get(variable + SUFFIX)
+    if not path:
+        return os.environ.get(variable)
+    if os.environ.get(variable):
+        msg = f"{variable} and {variable}{SUFFIX} are both set; set only one of them"
+        raise SecretFileError(msg)
+    return read_secret_file(variable + SUFFIX, path)
+
+
 def source_of(variable: str) -> str:
     """How to name a setting in an error: its `_FILE` variable and path when that is set."""
     path = os.environ.get(variable + SUFFIX)
@@ -94,11 +106,7 @@ class SecretFileSource(PydanticBaseSettingsSource):
     def __call__(self) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field, variable in self._fields.items():
-            path = os.environ.get(variable + SUFFIX)
-            if not path:  # unset or empty (compose's `${X:-}`): not given
-                continue
-            if os.environ.get(variable):
-                msg = f"{variable} and {variable}{SUFFIX} are both set; set only one of them"
-                raise SecretFileError(msg)
-            values[field] = read_secret_file(variable + SUFFIX, path)
+            # unset or empty (compose's `${X:-}`): not given; the environment source has it
+            if os.environ.get(variable + SUFFIX):
+                values[field] = env_or_file(variable)
         return values
