@@ -32,11 +32,14 @@ import random
 import statistics
 import time
 
+import numpy as np
+
 from activities.selection.fair import leximin, maximin
 from activities.selection.feasibility import require_feasible
-from activities.selection.instance import build_instance
+from activities.selection.instance import FloatArray, Instance, build_instance
 from activities.selection.legacy import estimate_probabilities
 from activities.selection.model import CategoryQuota, Person, Quotas
+from activities.selection.relaxed import relaxed_leximin
 from activities.selection.stats import gini
 
 # feature -> category -> (population share, relative propensity to register)
@@ -100,6 +103,18 @@ def make_pool(seed: int) -> list[Person]:
     return people
 
 
+def with_households(people: list[Person], seed: int, share: float = 0.3) -> list[Person]:
+    """The same pool where about `share` of the people live with one other registrant."""
+    rng = random.Random(seed + 1)
+    homes = [f"a{i:05d}" for i in range(len(people))]
+    order = list(range(len(people)))
+    rng.shuffle(order)
+    pairs = int(len(people) * share / 2)
+    for j in range(pairs):
+        homes[order[2 * j + 1]] = homes[order[2 * j]]
+    return [p.model_copy(update={"household": h}) for p, h in zip(people, homes, strict=True)]
+
+
 def make_quotas() -> Quotas:
     features: dict[str, dict[str, CategoryQuota]] = {}
     for f, cats in FEATURES.items():
@@ -119,6 +134,21 @@ def _load() -> str:
     return f"load average {one:.1f} (1 min) / {five:.1f} (5 min) on {os.cpu_count()} cores"
 
 
+def _share_of_relaxed(inst: Instance, type_probs: FloatArray) -> float:
+    """Smallest probability / relaxed leximin probability over the types: at 1 - tolerance
+    and above, the profile is LEXIMIN up to the tolerance (the relaxation bounds it)."""
+    never = np.zeros(inst.n_types, dtype=bool)
+    target, _ = relaxed_leximin(inst, never)
+    wanted = target > 0
+    return float((type_probs[wanted] / target[wanted]).min())
+
+
+def _versus(inst: Instance, type_probs: FloatArray, method: str) -> str:
+    if not method.startswith("leximin"):
+        return ""
+    return f"vs relaxed leximin {_share_of_relaxed(inst, type_probs):.5f}  "
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=1000, help="legacy runs for the estimate")
@@ -136,9 +166,22 @@ def main() -> None:
         choices=["highs", "scipy", "both"],
         help="master LP: highs (warm), scipy (cold), or both (compared in the same run)",
     )
+    parser.add_argument(
+        "--no-decompose",
+        action="store_true",
+        help="column generation only, without decomposing the relaxed optimum (the old path)",
+    )
+    parser.add_argument(
+        "--households",
+        action="store_true",
+        help="30 %% of the pool share an address in pairs; at most one per address",
+    )
     parser.add_argument("--skip-legacy", action="store_true")
     args = parser.parse_args()
-    inst = build_instance(make_pool(args.seed), make_quotas(), K, households=False)
+    pool = make_pool(args.seed)
+    if args.households:
+        pool = with_households(pool, args.seed)
+    inst = build_instance(pool, make_quotas(), K, households=args.households)
     print(f"pool {inst.n}, categories {len(inst.labels)}, types {inst.n_types}, k {K}")
     print(f"start: {_load()}")
     start = time.perf_counter()
@@ -167,7 +210,12 @@ def main() -> None:
             for master in masters:  # interleaved: both see the same load
                 cpu = time.process_time()
                 if name == "maximin":
-                    dist = maximin(inst, tolerance=args.tolerance, master=master)
+                    dist = maximin(
+                        inst,
+                        tolerance=args.tolerance,
+                        master=master,
+                        decompose=not args.no_decompose,
+                    )
                 else:
                     dist = leximin(
                         inst,
@@ -175,6 +223,7 @@ def main() -> None:
                         time_limit=args.leximin_limit,
                         exact=name == "leximin-exact",
                         master=master,
+                        decompose=not args.no_decompose,
                     )
                 walls[master].append(dist.seconds)
                 cpus[master].append(time.process_time() - cpu)
@@ -186,7 +235,8 @@ def main() -> None:
                     f"gini {gini(probs):.3f}  sum {probs.sum():.3f}  "
                     f"panels {len(dist.weights)}  levels {dist.rounds}  "
                     f"LPs {dist.lp_solves}  MILPs {dist.milp_solves}  "
-                    f"complete {dist.complete}  ({_load()})",
+                    f"complete {dist.complete}  {_versus(inst, dist.type_probs, name)}"
+                    f"({_load()})",
                     flush=True,
                 )
         for master in masters:

@@ -2,12 +2,12 @@
 
 Modules: `model` (people, quotas), `parse` (CSV/YAML text with row-precise errors),
 `instance` (arrays), `feasibility` (which quotas conflict), `panels` (pricing MILP),
-`relaxed` (leximin of the LP relaxation), `fair` (MAXIMIN/LEXIMIN by column generation),
-`legacy` (greedy baseline), `draw` (verifiable lottery), `report` (models), `stats` and
-`plots`, `outreach` (registrations against targets, quotas from targets), `select` (all of
-it in one call), `documents` (a selection's files and their digests), `addresses` (the
-targeted second wave), `settings` (data and documents folders), `activity` (the Temporal
-activities).
+`relaxed` (leximin of the LP relaxation), `decompose` (its optimum as a mixture of panels),
+`fair` (MAXIMIN/LEXIMIN), `legacy` (greedy baseline), `draw` (verifiable lottery), `report`
+(models), `stats` and `plots`, `outreach` (registrations against targets, quotas from
+targets), `select` (all of it in one call), `documents` (a selection's files and their
+digests), `addresses` (the targeted second wave), `settings` (data and documents folders),
+`activity` (the Temporal activities).
 
 The names below load on first use (PEP 562): numpy, SciPy and matplotlib take about half a
 second to import, and every `civicflow` command and the worker import this package, while

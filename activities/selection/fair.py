@@ -21,6 +21,12 @@ first, and so on. There are far too many panels to list, so we keep a small set 
 People of one type (same categories everywhere) are interchangeable, so the LP works on
 types: a panel is a count per type, and a type's probability is its expected count divided
 by its size.
+
+Before any of that, both methods try the shortcut: the same problem over the LP relaxation
+of the panel polytope (`relaxed`) bounds every distribution, and when its optimum is a
+mixture of panels (quota polytopes nearly always allow it) `decompose` finds that mixture
+panel by panel, a few dozen MILPs instead of hundreds of column generation rounds. Column
+generation runs only where that falls short, starting from the panels found.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ import numpy as np
 
 from activities.selection.instance import FloatArray, Instance, IntArray
 from activities.selection.panels import best_panel, swap_neighbours
-from activities.selection.relaxed import relaxed_level, relaxed_leximin
+from activities.selection.relaxed import relaxed_level, relaxed_leximin_counts
 
 __all__ = ["Distribution", "leximin", "maximin"]
 
@@ -103,8 +109,12 @@ class Distribution:
 
 
 class _ColumnGeneration:
-    def __init__(self, inst: Instance, tolerance: float, backend: str = "highs") -> None:
+    def __init__(
+        self, inst: Instance, tolerance: float, backend: str = "highs", *, decompose: bool = True
+    ) -> None:
         self.inst = inst
+        # the SciPy backend stands for the path without highspy, which `decompose` needs
+        self.decompose = decompose and backend == "highs"
         self.tolerance = tolerance
         self.columns: list[IntArray] = []
         self._seen: set[bytes] = set()
@@ -252,6 +262,43 @@ class _ColumnGeneration:
                 z, weights, duals = self.solve_master(fixed, floor)
                 return z, weights, np.asarray(duals)
 
+    def realise(
+        self, target: FloatArray, goal: float, floor: FloatArray, deadline: float | None
+    ) -> tuple[float, list[IntArray], FloatArray]:
+        """Decompose the expected counts `target` into panels (`decompose`): the mixture's
+        ratio to `floor`, its panels and weights. Without highspy: ratio 0, no panels."""
+        if not self.decompose:
+            return 0.0, [], np.zeros(0)
+        try:
+            from activities.selection.decompose import decompose
+        except ImportError:  # highspy missing: column generation alone gets there
+            return 0.0, [], np.zeros(0)
+        found = decompose(self.inst, target, goal=goal, floor=floor, deadline=deadline)
+        self.lp_solves += found.lp_solves
+        self.milp_solves += found.milp_solves
+        return found.ratio, found.panels, found.weights
+
+    def mixture(
+        self, panels: list[IntArray], weights: FloatArray, rounds: int, started: float
+    ) -> Distribution:
+        """A distribution straight from panels and weights (merging repeated panels)."""
+        merged: dict[bytes, tuple[IntArray, float]] = {}
+        for panel, weight in zip(panels, weights.tolist(), strict=True):
+            key = panel.tobytes()
+            merged[key] = (panel, merged[key][1] + weight if key in merged else weight)
+        stacked = np.array([p for p, _ in merged.values()], dtype=np.int64)
+        kept = np.array([w for _, w in merged.values()], dtype=np.float64)
+        kept /= kept.sum()
+        return Distribution(
+            panels=stacked,
+            weights=kept,
+            type_probs=(kept @ stacked) / self.inst.sizes,
+            rounds=rounds,
+            lp_solves=self.lp_solves,
+            milp_solves=self.milp_solves,
+            seconds=time.perf_counter() - started,
+        )
+
     def finish(
         self, weights: FloatArray, rounds: int, started: float, *, complete: bool = True
     ) -> Distribution:
@@ -274,18 +321,38 @@ class _ColumnGeneration:
 
 
 def maximin(
-    inst: Instance, *, tolerance: float = DEFAULT_TOLERANCE, master: str = "highs"
+    inst: Instance,
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    master: str = "highs",
+    decompose: bool = True,
 ) -> Distribution:
     """A distribution maximising the smallest selection probability among selectable people.
+
+    First the relaxation's optimum is decomposed into panels (`decompose`); where that
+    reaches (1 - tolerance) of the relaxation's value, which bounds every distribution's,
+    it is the answer, else column generation continues from those panels.
+    `decompose=False` (and `master="scipy"`, the path without highspy) skip that step.
 
     People whom no feasible panel contains keep probability 0 and are left out of the
     minimum (otherwise every distribution would be maximin with value 0). `master` picks the
     master LP: "highs" (warm-started highspy; SciPy if that is missing) or "scipy" (cold).
     """
     started = time.perf_counter()
-    gen = _ColumnGeneration(inst, tolerance, master)
+    gen = _ColumnGeneration(inst, tolerance, master, decompose=decompose)
     gen.cover()
     floor = np.zeros(inst.n_types)
+    if not gen.never.all():
+        # the relaxation's optimum bounds z from above; if its expected counts are a
+        # mixture of panels up to the tolerance, that mixture is MAXIMIN
+        sizes = inst.sizes.astype(np.float64)
+        bound, counts, _ = relaxed_level(inst, gen.never, floor, gen.never, sizes)
+        gen.lp_solves += 1
+        wanted = np.where(gen.never, 0.0, bound * sizes)
+        ratio, panels, mix = gen.realise(counts, 1.0 - tolerance, wanted, None)
+        if ratio >= 1.0 - tolerance:
+            return gen.mixture(panels, mix, 1, started)
+        gen.add_all(panels)  # column generation goes on from them
     _, weights, _ = gen.stage(gen.never.copy(), floor)
     return gen.finish(weights, 1, started)
 
@@ -297,34 +364,44 @@ def leximin(
     time_limit: float | None = None,
     exact: bool = False,
     master: str = "highs",
+    decompose: bool = True,
 ) -> Distribution:
     """The leximin distribution: raise the lowest probabilities one level at a time.
 
     First the fast way: the leximin of the LP relaxation (`relaxed`) is computed level by
-    level with small LPs, and one column generation looks for a distribution that gives
-    every type at least (1 - tolerance) of its relaxed probability. Since the relaxed profile
-    is at least as good as any distribution's in leximin order, reaching it settles LEXIMIN
-    up to the tolerance. Only when the quota polytope has an integrality gap that prevents
-    this does the exact method run: one column generation per level, fixing the types whose
-    duals are positive, with the panels found so far.
+    level with small LPs, and a distribution is sought that gives every type at least
+    (1 - tolerance) of its relaxed probability: first by decomposing the relaxed expected
+    counts into panels (`decompose`), then, if that falls short, by one column generation
+    from those panels. Since the relaxed profile is at least as good as any distribution's
+    in leximin order, reaching it settles LEXIMIN up to the tolerance. Only when the quota
+    polytope has an integrality gap that prevents this does the exact method run: one
+    column generation per level, fixing the types whose duals are positive, with the panels
+    found so far.
 
     With `time_limit` (seconds) the shortcut gets at most half of it, and the exact method
     stops once the limit has passed (its first level always completes); the distribution is
     then MAXIMIN-optimal and leximin for the levels fixed so far (`complete=False`): still
     valid, and never worse than MAXIMIN.
-    `exact=True` skips the relaxation shortcut (for comparison and tests). `master="scipy"`
-    solves the master LP cold with SciPy (the fallback without highspy) instead of warm.
+    `exact=True` skips the relaxation shortcut (for comparison and tests), `decompose=False`
+    the decomposition in it. `master="scipy"` solves the master LP cold with SciPy and
+    skips the decomposition: the fallback without highspy, for comparison.
     """
     started = time.perf_counter()
-    gen = _ColumnGeneration(inst, tolerance, master)
+    gen = _ColumnGeneration(inst, tolerance, master, decompose=decompose)
     gen.cover()
     sizes = inst.sizes.astype(np.float64)
     if not exact and not gen.never.all():
-        target, levels = relaxed_leximin(inst, gen.never)
+        target, counts, levels = relaxed_leximin_counts(inst, gen.never)
         gen.lp_solves += levels
-        gen.set_scale(np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes))
         # half the time limit at most: the exact levels below must still get their turn
         shortcut_deadline = None if time_limit is None else started + time_limit / 2
+        ratio, panels, mix = gen.realise(counts, 1.0 - tolerance, counts, shortcut_deadline)
+        if ratio >= 1.0 - tolerance:
+            return gen.mixture(panels, mix, levels, started)
+        # not (yet) a mixture of panels: column generation towards the same profile,
+        # starting from the panels found
+        gen.add_all(panels)
+        gen.set_scale(np.where(gen.never, sizes, np.maximum(target, 1e-12) * sizes))
         ratio, weights, _ = gen.stage(
             gen.never.copy(), np.zeros(inst.n_types), shortcut_deadline, goal=1.0 - tolerance
         )

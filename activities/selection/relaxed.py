@@ -20,9 +20,10 @@ from scipy import optimize, sparse
 
 from activities.selection.instance import FloatArray, Instance
 
-__all__ = ["relaxed_level", "relaxed_leximin"]
+__all__ = ["relaxed_level", "relaxed_leximin", "relaxed_leximin_counts"]
 
 _DUAL_POSITIVE = 1e-9
+_FLOOR_SLACK = (0.0, 1e-7, 1e-6, 1e-5, 1e-4)
 
 
 def relaxed_level(
@@ -67,8 +68,33 @@ def relaxed_level(
     return float(result.x[-1]), np.asarray(result.x[:-1]), duals
 
 
+def _level_with_slack(
+    inst: Instance, fixed: np.ndarray, floor: FloatArray, never: np.ndarray, sizes: FloatArray
+) -> tuple[float, FloatArray, FloatArray]:
+    """`relaxed_level`, lowering the floors a little if rounding made them infeasible.
+
+    A level's z is only as exact as the LP (about 1e-6 relative near probability 1 on the
+    bench's second pool), so a floor of z - 1e-9 can lie just above what is reachable and
+    make a later level infeasible; the floors then give way by 1e-7, 1e-6, ... relative.
+    """
+    for slack in _FLOOR_SLACK:
+        try:
+            return relaxed_level(inst, fixed, floor * (1.0 - slack), never, sizes)
+        except RuntimeError:
+            if slack == _FLOOR_SLACK[-1]:
+                raise
+    raise AssertionError  # pragma: no cover - the loop returns or raises
+
+
 def relaxed_leximin(inst: Instance, never: np.ndarray) -> tuple[FloatArray, int]:
-    """Per-type probabilities of the relaxation's leximin (0 for `never`), and its levels.
+    """Per-type probabilities of the relaxation's leximin (0 for `never`), and its levels."""
+    probs, _, levels = relaxed_leximin_counts(inst, never)
+    return probs, levels
+
+
+def relaxed_leximin_counts(inst: Instance, never: np.ndarray) -> tuple[FloatArray, FloatArray, int]:
+    """The relaxation's leximin as probabilities (a hair below, as floors) and as the
+    expected counts of the last level's LP (a point of the relaxation, sum k), and levels.
 
     Level by level: maximise the smallest probability of the types not yet fixed; types with
     a positive dual are at that value in every optimum (complementary slackness) and are
@@ -77,14 +103,15 @@ def relaxed_leximin(inst: Instance, never: np.ndarray) -> tuple[FloatArray, int]
     sizes = inst.sizes.astype(np.float64)
     fixed = never.copy()
     floor = np.zeros(inst.n_types)
+    counts = np.zeros(inst.n_types)
     levels = 0
     while not fixed.all():
         levels += 1
-        z, counts, duals = relaxed_level(inst, fixed, floor, never, sizes)
+        z, counts, duals = _level_with_slack(inst, fixed, floor, never, sizes)
         tight = ~fixed & (duals > _DUAL_POSITIVE)
         if not tight.any():  # flat duals: the free types at the level are tight
             at_level = ~fixed & (counts / sizes <= z + 1e-9)
             tight = at_level if at_level.any() else ~fixed
         floor[tight] = max(z - 1e-9, 0.0)
         fixed |= tight
-    return np.where(never, 0.0, floor), levels
+    return np.where(never, 0.0, floor), np.where(never, 0.0, counts), levels
