@@ -10,7 +10,8 @@ while it runs:
 - a check at `check_after`: an `outreach.under_represented` event for moderators and, when
   the definition allows, a targeted second wave (`draw_outreach_wave` activity, then
   `outreach.wave_drawn`, or `outreach.wave_failed` with the reason);
-- with `selection: stratified_lottery`, the update `draw_panel`: the lottery over the pool
+- with `selection: stratified_lottery`, the update `draw_panel` (in this phase or, once
+  registration has closed, in a later one, until drawn): the lottery over the pool
   file with quotas from the targets (`draw_procedure_panel` activity), logged as
   `panel.selected` with seed, hashes, panel ids, probability figures and document digests.
 
@@ -426,12 +427,10 @@ class Watch:
     async def run(self) -> None:
         engine, outreach = self.engine, self.outreach
         marker = _marker(engine, "checked", self.phase.id)
-        if marker in engine.state.outreach.done:
-            return
         at = check_instant(engine, outreach)
-        if at is None:
+        engine.state.outreach.check_at = at  # the `outreach` query shows it in later phases
+        if at is None or marker in engine.state.outreach.done:
             return
-        engine.state.outreach.check_at = at
         delay = at - workflow.now()
         if delay > timedelta(0):
             await workflow.sleep(delay)
