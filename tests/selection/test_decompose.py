@@ -164,3 +164,18 @@ def test_leximin_at_a_practical_tolerance_is_the_decomposition_itself() -> None:
     assert dist.weights == pytest.approx(found.weights)
     assert dist.complete
     assert np.all(dist.type_probs >= (1.0 - 1e-4) * target - 1e-9)
+
+
+def test_relaxed_levels_survive_rounding_near_probability_one() -> None:
+    """The bench's pool with seed 1 has types at probability 1, whose level the LP puts
+    at 0.9999989; a floor just below that made a later level infeasible."""
+    from bench.selection_bench import K, make_pool, make_quotas
+
+    inst = build_instance(make_pool(1), make_quotas(), K, households=False)
+    probs, counts, _ = relaxed_leximin_counts(inst, np.zeros(inst.n_types, dtype=bool))
+    assert counts.sum() == pytest.approx(K)
+    assert probs.max() == pytest.approx(1.0, abs=1e-5)
+    totals = inst.cat_matrix @ counts
+    assert np.all(totals >= inst.lo - 1e-6)
+    assert np.all(totals <= inst.hi + 1e-6)
+    assert np.all(counts >= (1.0 - 1e-4) * probs * inst.sizes - 1e-9)
