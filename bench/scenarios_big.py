@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from activities import contracts
-from activities.storage.activities import StorageActivities
-from activities.storage.intake import STATEMENT_COLUMNS
+from bench import storage_bench
 from bench.baseline import BareBatch, BareIntake, BareIntakeState, BareItem, BareSleeper
 from bench.env import (
     REPO,
@@ -24,7 +23,7 @@ from bench.env import (
     workflow_id,
 )
 from bench.scenarios import _bounded, phase_entered, start_procedure, statement
-from bench.storage_bench import comparison_rows, make_statements
+from bench.storage_bench import make_statements
 from workflows.client import StatementSubmitter
 from workflows.procedure import ProcedureWorkflow
 
@@ -305,55 +304,36 @@ def _ratio(a: float, b: float) -> float | None:
 async def storage(bench: BenchEnv, rows: int, *, batch: int) -> dict[str, Any]:
     """`store_statements` (key, idempotency, audit chain) vs raw asyncpg COPY of the same rows.
 
-    The methods take turns batch by batch so machine load hits them alike (as in
-    bench/storage_bench.py, which has the longer version of this comparison).
+    One round of `bench/storage_bench.measure_round`: in a fresh schema of its own, so every
+    repetition starts with an empty `statements` table, like the reference tables (the
+    harness's schema keeps the statements of the other scenarios and of earlier
+    repetitions); the methods take turns batch by batch so machine load hits them alike.
+    CPU per row (this process and both PostgreSQL backends) is reported when /proc shows it.
     """
-    tag = uuid.uuid4().hex[:8]
-    procedure_id = f"bench-s5-{tag}"
-    statements = make_statements(rows, procedure_id)
-    batches = [statements[i : i + batch] for i in range(0, rows, batch)]
-    jsonb, plain = comparison_rows(batches)
-    jsonb_table, keyed_table = f"bench_jsonb_{tag}", f"bench_keyed_{tag}"
-    activities = StorageActivities(bench.pool)
-    spent = {"raw_copy_jsonb": 0.0, "raw_copy_keyed": 0.0, "store_statements": 0.0}
-    async with bench.pool.acquire() as conn:
-        await conn.execute(
-            f"CREATE TABLE {jsonb_table} (procedure_id text, statement_id text, doc jsonb)"
-        )
-        await conn.execute(f"CREATE TABLE {keyed_table} (LIKE statements INCLUDING ALL)")
-        try:
-            for i in range(len(batches)):
-                runs: list[tuple[str, Awaitable[object]]] = [
-                    ("raw_copy_jsonb", conn.copy_records_to_table(jsonb_table, records=jsonb[i])),
-                    (
-                        "raw_copy_keyed",
-                        conn.copy_records_to_table(
-                            keyed_table, records=plain[i], columns=STATEMENT_COLUMNS
-                        ),
-                    ),
-                    (
-                        "store_statements",
-                        activities.store_statements(
-                            contracts.StoreStatementsInput(
-                                procedure_id=procedure_id, statements=batches[i]
-                            )
-                        ),
-                    ),
-                ]
-                shift = i % len(runs)
-                for label, pending in runs[shift:] + runs[:shift]:
-                    at = time.perf_counter()  # a coroutine does nothing until awaited
-                    await pending
-                    spent[label] += time.perf_counter() - at
-        finally:
-            await conn.execute(f"DROP TABLE IF EXISTS {jsonb_table}, {keyed_table}")
-    stored = await bench.pool.fetchval(
-        "SELECT count(*) FROM statements WHERE procedure_id = $1", procedure_id
+    statements = make_statements(rows, f"bench-s5-{uuid.uuid4().hex[:8]}")
+    labels = {
+        "raw_copy_jsonb": storage_bench.REFERENCE,
+        "raw_copy_keyed": storage_bench.KEYED,
+        "store_statements": storage_bench.OURS,
+    }
+    result = await storage_bench.measure_round(
+        bench.database_url, statements, batch, labels=tuple(labels.values())
     )
     out: dict[str, Any] = {"rows": rows, "batch": batch}
-    for label, seconds in spent.items():
-        out[label] = {"seconds": seconds, "per_second": rows / seconds}
-    out["ratio"] = spent["raw_copy_jsonb"] / spent["store_statements"]
-    out["ratio_keyed"] = spent["raw_copy_keyed"] / spent["store_statements"]
-    out["checks"] = {"stored_exactly_once": int(stored) == rows}
+    for key, label in labels.items():
+        seconds = result.seconds[label]
+        out[key] = {"seconds": seconds, "per_second": rows / seconds}
+        cpu = result.cpu_per_row(label)
+        if cpu is not None:
+            out[key]["cpu_us_per_row"] = cpu
+    out["ratio"] = result.ratio(storage_bench.OURS)
+    out["ratio_keyed"] = result.ratio(storage_bench.OURS, storage_bench.KEYED)
+    ours, reference = (
+        result.cpu_per_row(labels[k]) for k in ("store_statements", "raw_copy_jsonb")
+    )
+    if ours is not None and reference is not None:
+        out["cpu_ratio"] = reference / ours
+    out["load_average_1m"] = os.getloadavg()[0]
+    # The retry of every batch (all duplicates) ran before the count.
+    out["checks"] = {"stored_exactly_once": result.stored == rows}
     return out

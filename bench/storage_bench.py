@@ -5,20 +5,21 @@ Measures, in one run against the same PostgreSQL, the rows per second of
      (the reference the issue names: "COPY ~159k rows/s for 300-byte jsonb rows"),
   2. a raw asyncpg COPY of the same statements into an unindexed table shaped like
      `statements` (same columns, no key),
-  2b. a raw asyncpg COPY of the same statements into a copy of `statements` with its primary
-     key (the same rows into the same table, minus idempotency and audit),
-  3. the `store_statements` activity: idempotency check, COPY into `statements` with its
-     primary key, the audit event with one digest per statement, hash chain, one transaction,
+  2b. a raw asyncpg COPY of the same statements into a copy of `statements` with its keys
+     (the same rows into the same table, minus idempotency and audit),
+  3. the `store_statements` activity: idempotency via the primary key, COPY into
+     `statements`, the audit event anchoring every row, hash chain, one transaction,
 and prints the ratio of 3 to 1 (target: at least 0.5). Each method writes the same statements
 in the same batches (one COPY per batch); the methods take turns batch by batch, so load from
-other processes on the machine affects all three alike. Each round uses a fresh schema.
+other processes on the machine affects all of them alike. Each round uses a fresh schema, so
+every table starts empty (`measure_round`, which scenario 5 of `civicflow bench` runs too).
 
 Wall-clock ratios swing widely on a loaded machine, so it also prints the CPU time each method
 costs per row: this process plus the PostgreSQL backends of both connections (read from
 /proc, so only when the server runs on this machine). On a saturated machine wall time follows
 total CPU; on an idle one the client's and the server's CPU overlap.
 
-    .venv/bin/python bench/storage_bench.py [--rows 50000] [--batch 1000] [--url URL]
+    .venv/bin/python bench/storage_bench.py [--rows 30000] [--batch 1000] [--repeat 5] [--url URL]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -135,117 +137,169 @@ def comparison_rows(
     return jsonb_rows, plain_rows
 
 
+@dataclass(frozen=True)
+class RoundResult:
+    """One round of the comparison: each method's wall and CPU seconds over the same rows."""
+
+    rows: int
+    seconds: dict[str, float]
+    cpu_seconds: dict[str, float] | None
+    """This process plus the PostgreSQL backends of both connections; None when /proc cannot
+    tell (a server on another machine)."""
+    retry_seconds: float
+    stored: int
+    """Rows in `statements` after the retry of every batch: `rows` unless a retry doubled some."""
+    events: int
+
+    def ratio(self, label: str, reference: str = REFERENCE) -> float:
+        """Rate of `label` over the rate of `reference` (higher is better for `label`)."""
+        return self.seconds[reference] / self.seconds[label]
+
+    def cpu_per_row(self, label: str) -> float | None:
+        """Microseconds of CPU per row, or None."""
+        return None if self.cpu_seconds is None else self.cpu_seconds[label] / self.rows * 1e6
+
+
+async def measure_round(
+    url: str,
+    statements: list[StatementRecord],
+    batch: int,
+    *,
+    labels: tuple[str, ...] = (REFERENCE, PLAIN, KEYED, OURS),
+    rotation: int = 0,
+) -> RoundResult:
+    """Write `statements` in batches with each method in `labels`, in a fresh schema.
+
+    Every round starts from empty tables (`statements`, its events and the reference tables
+    alike), so no method inserts into a larger index than another. Batch by batch, the
+    methods take turns in an order that rotates with the batch (and `rotation`), so a change
+    in machine load hits all of them alike. Then every batch goes to `store_statements`
+    again (all duplicates: nothing may be written).
+    """
+    batches = [statements[i : i + batch] for i in range(0, len(statements), batch)]
+    jsonb_rows, plain_rows = comparison_rows(batches)
+    pool, schema = await fresh_pool(url)
+    try:
+        await pool.execute(
+            "CREATE TABLE bench_jsonb (procedure_id text, statement_id text, doc jsonb)"
+        )
+        await pool.execute("CREATE TABLE bench_plain (LIKE statements)")
+        await pool.execute("CREATE TABLE bench_keyed (LIKE statements INCLUDING ALL)")
+        storage = StorageActivities(pool)
+        async with pool.acquire() as first, pool.acquire() as second:
+            # The pool has two connections: `raw` below and the one the activity uses.
+            pids = [await c.fetchval("SELECT pg_backend_pid()") for c in (first, second)]
+        async with pool.acquire() as raw:
+
+            async def reference(i: int) -> None:
+                await raw.copy_records_to_table("bench_jsonb", records=jsonb_rows[i])
+
+            async def plain(i: int) -> None:
+                await raw.copy_records_to_table(
+                    "bench_plain", records=plain_rows[i], columns=STATEMENT_COLUMNS
+                )
+
+            async def keyed(i: int) -> None:
+                await raw.copy_records_to_table(
+                    "bench_keyed", records=plain_rows[i], columns=STATEMENT_COLUMNS
+                )
+
+            async def ours(i: int) -> None:
+                await storage.store_statements(
+                    contracts.StoreStatementsInput(
+                        procedure_id=batches[i][0].procedure_id, statements=batches[i]
+                    )
+                )
+
+            methods: dict[str, Callable[[int], Awaitable[None]]] = {
+                REFERENCE: reference,
+                PLAIN: plain,
+                KEYED: keyed,
+                OURS: ours,
+            }
+            runs = [(label, methods[label]) for label in labels]
+            spent = dict.fromkeys(labels, 0.0)
+            cpu: dict[str, float] | None = dict.fromkeys(labels, 0.0)
+            for index in range(len(batches)):
+                shift = (index + rotation) % len(runs)
+                for label, run in runs[shift:] + runs[:shift]:
+                    server = backend_cpu(pids)
+                    client = time.process_time()
+                    start = time.perf_counter()
+                    await run(index)
+                    spent[label] += time.perf_counter() - start
+                    used = backend_cpu(pids)
+                    if cpu is None or server is None or used is None:
+                        cpu = None
+                    else:
+                        cpu[label] += used - server + time.process_time() - client
+        retry_start = time.perf_counter()
+        for index in range(len(batches)):  # every batch again: all duplicates
+            await ours(index)
+        retry = time.perf_counter() - retry_start
+        stored = await pool.fetchval("SELECT count(*) FROM statements")
+        events = await pool.fetchval("SELECT count(*) FROM events")
+    finally:
+        await drop(url, pool, schema)
+    return RoundResult(len(statements), spent, cpu, retry, int(stored), int(events))
+
+
+def load_average() -> str:
+    """The 1, 5 and 15 minute load averages: the machine is shared, so every figure needs it."""
+    return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 async def main(url: str, rows: int, batch: int, repeat: int) -> None:
     statements = make_statements(rows)
-    batches = [statements[i : i + batch] for i in range(0, rows, batch)]
-    jsonb_rows, plain_rows = comparison_rows(batches)
-    size = sum(len(r[2].encode()) for r in jsonb_rows[0]) / len(jsonb_rows[0])
-    print(f"{rows} statements in batches of {batch}; jsonb document ~{size:.0f} bytes\n")
-    rates: dict[str, list[float]] = {}
-    cpu_per_row: dict[str, list[float]] = {}
-    ratios: list[float] = []
+    sample = comparison_rows([statements[:batch]])[0][0]
+    size = sum(len(r[2].encode()) for r in sample) / len(sample)
+    print(f"{rows} statements in batches of {batch}; jsonb document ~{size:.0f} bytes")
+    print(f"load average at start: {load_average()}\n")
+    rounds: list[RoundResult] = []
     for round_no in range(repeat):
-        pool, schema = await fresh_pool(url)
-        try:
-            await pool.execute(
-                "CREATE TABLE bench_jsonb (procedure_id text, statement_id text, doc jsonb)"
-            )
-            await pool.execute("CREATE TABLE bench_plain (LIKE statements)")
-            await pool.execute("CREATE TABLE bench_keyed (LIKE statements INCLUDING ALL)")
-            storage = StorageActivities(pool)
-            spent = dict.fromkeys((REFERENCE, PLAIN, KEYED, OURS), 0.0)
-            cpu: dict[str, float | None] = dict.fromkeys(spent, 0.0)
-            async with pool.acquire() as first, pool.acquire() as second:
-                # The pool has two connections: `raw` below and the one the activity uses.
-                pids = [await c.fetchval("SELECT pg_backend_pid()") for c in (first, second)]
-            async with pool.acquire() as raw:
-                # Batch by batch, the three methods take turns (in rotating order), so a
-                # change in machine load hits all of them alike.
-                for index in range(len(batches)):
-                    runs: list[tuple[str, Callable[[], Awaitable[object]]]] = [
-                        (
-                            REFERENCE,
-                            lambda i=index: raw.copy_records_to_table(
-                                "bench_jsonb", records=jsonb_rows[i]
-                            ),
-                        ),
-                        (
-                            PLAIN,
-                            lambda i=index: raw.copy_records_to_table(
-                                "bench_plain", records=plain_rows[i], columns=STATEMENT_COLUMNS
-                            ),
-                        ),
-                        (
-                            KEYED,
-                            lambda i=index: raw.copy_records_to_table(
-                                "bench_keyed", records=plain_rows[i], columns=STATEMENT_COLUMNS
-                            ),
-                        ),
-                        (
-                            OURS,
-                            lambda i=index, s=storage: s.store_statements(
-                                contracts.StoreStatementsInput(
-                                    procedure_id=PROCEDURE, statements=batches[i]
-                                )
-                            ),
-                        ),
-                    ]
-                    shift = (index + round_no) % len(runs)
-                    for label, run in runs[shift:] + runs[:shift]:
-                        server = backend_cpu(pids)
-                        client = time.process_time()
-                        start = time.perf_counter()
-                        await run()
-                        spent[label] += time.perf_counter() - start
-                        used = backend_cpu(pids)
-                        total = cpu[label]
-                        if total is None or server is None or used is None:
-                            cpu[label] = None
-                        else:
-                            cpu[label] = total + used - server + time.process_time() - client
-            for label, seconds in spent.items():
-                rates.setdefault(label, []).append(rows / seconds)
-                used_cpu = cpu[label]
-                per_row = "" if used_cpu is None else f"  {used_cpu / rows * 1e6:5.1f} us CPU/row"
-                if used_cpu is not None:
-                    cpu_per_row.setdefault(label, []).append(used_cpu / rows * 1e6)
-                print(f"{label:<52} {seconds:7.3f} s  {rows / seconds:10,.0f} rows/s{per_row}")
-            ratios.append(spent[REFERENCE] / spent[OURS])
-            retry_start = time.perf_counter()
-            for chunk in batches:  # every batch again: all duplicates, nothing written
-                await storage.store_statements(
-                    contracts.StoreStatementsInput(procedure_id=PROCEDURE, statements=chunk)
-                )
-            retry = time.perf_counter() - retry_start
-            stored = await pool.fetchval("SELECT count(*) FROM statements")
-            events = await pool.fetchval("SELECT count(*) FROM events")
-            print(f"{'retry of every batch (all duplicates)':<52} {retry:7.3f} s")
-            print(f"rows in statements: {stored}, audit events: {events}")
-            print(f"ratio store_statements / raw COPY (jsonb): {ratios[-1]:.2f}\n")
-            assert stored == rows, "a retry doubled rows"
-        finally:
-            await drop(url, pool, schema)
-    reference, plain, keyed, ours = (
-        statistics.median(rates[k]) for k in (REFERENCE, PLAIN, KEYED, OURS)
+        result = await measure_round(url, statements, batch, rotation=round_no)
+        rounds.append(result)
+        for label, seconds in result.seconds.items():
+            used = result.cpu_per_row(label)
+            per_row = "" if used is None else f"  {used:5.1f} us CPU/row"
+            print(f"{label:<52} {seconds:7.3f} s  {rows / seconds:10,.0f} rows/s{per_row}")
+        print(f"{'retry of every batch (all duplicates)':<52} {result.retry_seconds:7.3f} s")
+        print(f"rows in statements: {result.stored}, audit events: {result.events}")
+        print(f"ratio store_statements / raw COPY (jsonb): {result.ratio(OURS):.2f}")
+        print(f"load average: {load_average()}\n")
+        assert result.stored == rows, "a retry doubled rows"
+    rates = {
+        label: statistics.median(rows / r.seconds[label] for r in rounds)
+        for label in rounds[0].seconds
+    }
+    ratios = [r.ratio(OURS) for r in rounds]
+    print(
+        f"median of {repeat} rounds, rows/s: raw COPY jsonb {rates[REFERENCE]:,.0f}, "
+        f"statements-shaped {rates[PLAIN]:,.0f}, same with the primary key {rates[KEYED]:,.0f}, "
+        f"store_statements {rates[OURS]:,.0f}"
     )
-    print(f"median of {repeat} rounds, rows/s: raw COPY jsonb {reference:,.0f}, ", end="")
-    print(f"statements-shaped {plain:,.0f}, same with the primary key {keyed:,.0f}, ", end="")
-    print(f"store_statements {ours:,.0f}")
     print(
         f"ratio store_statements / raw COPY (jsonb reference): per round "
         f"{', '.join(f'{r:.2f}' for r in ratios)}; median {statistics.median(ratios):.2f} "
         "(target >= 0.5)"
     )
-    print(f"ratio store_statements / raw COPY (statements-shaped, no key): {ours / plain:.2f}")
-    print(f"ratio store_statements / raw COPY (into a copy of `statements`): {ours / keyed:.2f}")
-    if len(cpu_per_row) == len(rates):
-        medians = {label: statistics.median(values) for label, values in cpu_per_row.items()}
+    plain = statistics.median(r.ratio(OURS, PLAIN) for r in rounds)
+    keyed = statistics.median(r.ratio(OURS, KEYED) for r in rounds)
+    print(f"ratio store_statements / raw COPY (statements-shaped, no key): {plain:.2f}")
+    print(f"ratio store_statements / raw COPY (into a copy of `statements`): {keyed:.2f}")
+    cpu = {label: [r.cpu_per_row(label) for r in rounds] for label in rounds[0].seconds}
+    if all(v is not None for values in cpu.values() for v in values):
+        medians = {
+            label: statistics.median(v for v in values if v is not None)
+            for label, values in cpu.items()
+        }
         print(
             "median CPU per row (this process + both backends): "
             + ", ".join(f"{label.split(' (')[0]} {us:.1f} us" for label, us in medians.items())
         )
-        ratio = medians[REFERENCE] / medians[OURS]
-        print(f"CPU ratio raw COPY (jsonb) / store_statements: {ratio:.2f}")
+        cpu_ratio = medians[REFERENCE] / medians[OURS]
+        print(f"CPU ratio raw COPY (jsonb) / store_statements: {cpu_ratio:.2f}")
+    print(f"load average at the end: {load_average()}")
 
 
 if __name__ == "__main__":

@@ -146,4 +146,5 @@ def statement_row_digest(row: Sequence[Any]) -> str:
     The binary tuple is length-prefixed field by field, so it is as unambiguous as the
     netstrings of `statement_digest`, and it costs intake no second formatting pass.
     """
-    return hashlib.sha256(encode_statement_rows([row])[0]).hexdigest()
+    # Intake sent the id as text then; it is a uuid column since migration 0006.
+    return hashlib.sha256(encode_statement_rows([row], text_ids=True)[0]).hexdigest()

@@ -14,6 +14,7 @@ The format (PostgreSQL manual, COPY, "Binary Format"): a signature and two int32
 fields, then per row an int16 field count and per field an int32 length (-1 for NULL) and the
 type's binary (send/recv) form, all integers big-endian; an int16 -1 ends the data.
 - text, bpchar: the UTF-8 bytes (the connection's client_encoding is UTF8);
+- uuid: its 16 bytes;
 - integer: int32; boolean: one byte 0 or 1;
 - timestamptz: int64 microseconds since 2000-01-01 00:00 UTC;
 - text[]: int32 dimensions (0 or 1), int32 has-nulls flag, int32 element type oid (25, text);
@@ -22,19 +23,20 @@ type's binary (send/recv) form, all integers big-endian; an int16 -1 ends the da
 
 from __future__ import annotations
 
+import re
 import struct
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["COLUMN_TYPES", "HEADER", "INT4_MAX", "TRAILER", "encode_statement_rows"]
+__all__ = ["COLUMN_TYPES", "HEADER", "INT4_MAX", "TRAILER", "encode_statement_rows", "uuid_bytes"]
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
 
 COLUMN_TYPES = (
     ("procedure_id", "text"),
-    ("statement_id", "text"),
+    ("statement_id", "uuid"),
     ("sequence", "integer"),
     ("round", "integer"),
     ("phase_id", "text"),
@@ -64,6 +66,7 @@ _TRUE = _length(1) + b"\x01"
 _FALSE = _length(1) + b"\x00"
 _EMPTY_TEXT_ARRAY = _length(12) + struct.pack("!iii", 0, 0, _TEXT_OID)
 _ROW_START = struct.pack("!h", _COLUMNS)
+_UUID_LENGTH = _length(16)
 
 
 def _field(value: str) -> bytes:
@@ -78,6 +81,51 @@ def _text_array(items: Sequence[str]) -> bytes:
     return _length(len(body)) + body
 
 
+_UUID = re.compile("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def uuid_bytes(ids: Sequence[str]) -> bytes:
+    """Statement ids in canonical uuid text (as `records.stable_id` writes them) as 16 bytes
+    each, concatenated; a ValueError names the first id that is not such a uuid.
+
+    Canonical text only (lower case, hyphens): the column reads back in that form, and intake
+    reports duplicates by the ids the caller sent. One pass of C-speed string operations
+    over the whole batch instead of a conversion per id.
+    """
+    count = len(ids)
+    if not count:
+        return b""
+    lines = "\n".join(ids) + "\n"
+    if len(lines) == 37 * count:
+        hyphens = "-" * count
+        # 37-character blocks with a hyphen at 8, 13, 18, 23 and a newline at 36 each ...
+        if (
+            lines[8::37] == hyphens
+            and lines[13::37] == hyphens
+            and lines[18::37] == hyphens
+            and lines[23::37] == hyphens
+            and lines[36::37] == "\n" * count
+        ):
+            hexed = lines.replace("-", "").replace("\n", "")
+            # ... and only lower-case hex digits elsewhere: then each id is one block.
+            if len(hexed) == 32 * count:
+                try:
+                    data = bytes.fromhex(hexed)
+                except ValueError:
+                    data = b""
+                if data.hex() == hexed:
+                    return data
+    for index, value in enumerate(ids):
+        if not isinstance(value, str) or not _UUID.fullmatch(value):
+            msg = (
+                f"statements[{index}].statement_id: expected a lower-case uuid "
+                f"(records.stable_id of the procedure and idempotency key), got {value!r}"
+            )
+            raise ValueError(msg)
+    msg = "statement ids: expected lower-case uuids"  # unreachable: some id failed above
+    raise ValueError(msg)
+
+
 def _check_int4(rows: Sequence[Sequence[Any]]) -> None:
     """Name the row and column that `struct` refused (the hot loop does not check ranges)."""
     for index, row in enumerate(rows):
@@ -90,16 +138,25 @@ def _check_int4(rows: Sequence[Sequence[Any]]) -> None:
                 raise ValueError(msg)
 
 
-def encode_statement_rows(rows: Sequence[Sequence[Any]]) -> list[bytes]:
-    """Each row (values in `intake.STATEMENT_COLUMNS` order) as one binary COPY tuple."""
+def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = False) -> list[bytes]:
+    """Each row (values in `intake.STATEMENT_COLUMNS` order) as one binary COPY tuple.
+
+    The statement id is written as a `uuid` (migration 0006); `text_ids` writes it as text
+    instead, as intake sent it before, to recompute digests of the `pg-binary-copy` form.
+    """
     out: list[bytes] = []
     append = out.append
+    if text_ids:
+        id_fields = [_field(str(row[1])) for row in rows]
+    else:
+        data = uuid_bytes([row[1] for row in rows])
+        id_fields = [_UUID_LENGTH + data[i : i + 16] for i in range(0, len(data), 16)]
     # Procedure, phase and type repeat within a batch: encode each distinct value once.
     fields: dict[str, bytes] = {}
     try:
         for (
             procedure_id,
-            sid,
+            _,
             seq,
             round_,
             phase,
@@ -110,7 +167,7 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]]) -> list[bytes]:
             received,
             late,
             digest,
-        ) in rows:
+        ), id_field in zip(rows, id_fields, strict=True):
             procedure = fields.get(procedure_id)
             if procedure is None:
                 procedure = fields[procedure_id] = _field(procedure_id)
@@ -120,15 +177,13 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]]) -> list[bytes]:
             kind_field = fields.get(kind)
             if kind_field is None:
                 kind_field = fields[kind] = _field(kind)
-            sid_bytes = sid.encode()
             text_bytes = text.encode()
             append(
                 b"".join(
                     (
                         _ROW_START,
                         procedure,
-                        _length(len(sid_bytes)),
-                        sid_bytes,
+                        id_field,
                         _two_int4(4, seq, 4, round_),
                         phase_field,
                         _NULL if author is None else _field(author),

@@ -145,7 +145,7 @@ async def test_the_client_backs_off_and_loses_nothing(
 
     await assert_eq_eventually((TOTAL, 0), settled)
     stored = await limited.pool.fetch(
-        "SELECT statement_id FROM statements WHERE procedure_id = $1", handle.id
+        "SELECT statement_id::text FROM statements WHERE procedure_id = $1", handle.id
     )
     assert sorted(r["statement_id"] for r in stored) == sorted(r.id for r in result.receipts)
     received = await limited.pool.fetchval(

@@ -21,7 +21,6 @@ from activities.records import (
 from activities.storage import intake
 from activities.storage.activities import StorageActivities
 from activities.storage.audit import verify_chain
-from activities.storage.canonical import STATEMENT_ROW_FORM, statement_row_digest
 from activities.storage.verify import verify_procedure
 from tests.storage.conftest import (
     PROCEDURE,
@@ -241,6 +240,9 @@ async def test_verify_finds_an_edited_statement(
     assert any(p.startswith("commitments ") for p in after.record_problems)
 
 
+SMUGGLED = "00000000-0000-4000-8000-5a4d55474c45"
+
+
 async def test_verify_finds_deleted_and_smuggled_rows(
     storage: StorageActivities, db_pool: asyncpg.Pool, procedure: str
 ) -> None:
@@ -249,12 +251,13 @@ async def test_verify_finds_deleted_and_smuggled_rows(
     )
     await db_pool.execute("DELETE FROM statements")
     await db_pool.execute(
-        "INSERT INTO statements SELECT * FROM (SELECT $1::text, 'smuggled', 9, 1, 'x', NULL, "
+        "INSERT INTO statements SELECT * FROM (SELECT $1::text, $2::uuid, 9, 1, 'x', NULL, "
         "'citizen', 't', '{}'::text[], now(), false, repeat('0', 64)) AS s",
         procedure,
+        SMUGGLED,
     )
     problems = (await verify_procedure(db_pool, procedure)).record_problems
-    assert any("smuggled" in p and "not anchored" in p for p in problems)
+    assert any(SMUGGLED in p and "not anchored" in p for p in problems)
     assert any(statement(1).statement_id in p and "missing" in p for p in problems)
 
 
@@ -278,10 +281,13 @@ async def test_stored_statement_digest_matches_the_one_in_the_chain(
         await db_pool.fetchval("SELECT payload FROM events WHERE event_type = 'statements.stored'")
     )
     row = await db_pool.fetchrow("SELECT * FROM statements")
-    assert payload["data"]["digest_form"] == STATEMENT_ROW_FORM
-    assert payload["data"]["statements"] == [
-        [tricky.statement_id, statement_row_digest([row[c] for c in intake.STATEMENT_COLUMNS])]
-    ]
+    full = intake.row_digest([row[c] for c in intake.STATEMENT_COLUMNS])
+    assert payload["data"] == {
+        "digest_form": intake.BATCH_FORM,
+        "statements": [tricky.statement_id],
+        "row_digests": [full.hex()[: intake.DIGEST_PREFIX]],
+        "batch_digest": intake.batch_digest([full]),
+    }
     assert (await verify_procedure(db_pool, procedure)).ok
 
 

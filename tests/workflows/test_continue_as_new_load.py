@@ -106,7 +106,7 @@ async def test_constant_load_crosses_continue_as_new_without_loss(stack: Stack) 
     assert max(inputs) < 512 * 1024, inputs
 
     rows = await stack.pool.fetch(
-        "SELECT statement_id, count(*) AS n FROM statements WHERE procedure_id = $1 "
+        "SELECT statement_id::text, count(*) AS n FROM statements WHERE procedure_id = $1 "
         "GROUP BY statement_id",
         first.id,
     )
