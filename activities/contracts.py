@@ -122,6 +122,9 @@ class LoadDefinitionResult(_Model):
 
 class RecordProcedureInput(_Model):
     procedure: ProcedureRecord
+    events: list[EventRecord] = Field(default_factory=list)
+    """Appended to the procedure's log in the same transaction (the engine's
+    `procedure.started`); empty in histories recorded before they were combined."""
 
 
 # append_events -----------------------------------------------------------------------------

@@ -130,6 +130,17 @@ class EngineBase:
             retry_policy=RETRY,
         )
 
+    async def call_local(self, name: str, arg: Any, result_type: type[Any]) -> Any:
+        """A short read on this worker (the definition files): no task-queue round trip; the
+        result lands in the history as a marker, just as an activity's would."""
+        return await workflow.execute_local_activity(
+            name,
+            arg,
+            result_type=result_type,
+            start_to_close_timeout=ACTIVITY_TIMEOUT,
+            retry_policy=RETRY,
+        )
+
     # ------------------------------------------------------------------ events, notifications
 
     def event(
@@ -164,10 +175,14 @@ class EngineBase:
             ),
             c.AppendEventsResult,
         )
+        self.note(record, summary)
+
+    def note(self, record: EventRecord, summary: str = "") -> None:
+        """The stored event in the timeline (the status query and the Web UI show it)."""
         self.state.add_timeline(
             TimelineEntry(
                 at=record.occurred_at,
-                type=type_,
+                type=record.type,
                 phase_id=record.phase_id,
                 round=record.round,
                 summary=summary,

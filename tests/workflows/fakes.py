@@ -66,6 +66,10 @@ class FakeStorage:
         key = data.procedure.procedure_id
         created = key not in self.procedures
         self.procedures.setdefault(key, data.procedure)
+        for event in data.events:  # `procedure.started`, written with the row
+            if event.event_id not in self.events:
+                self.events[event.event_id] = event
+                self.event_order.append(event.event_id)
         return c.StoreResult(record_id=key, created=created)
 
     @activity.defn(name=c.APPEND_EVENTS)

@@ -84,3 +84,36 @@ async def test_same_procedure_twice_is_refused(env: WorkflowEnvironment) -> None
         assert status.definition_hash == load_catalogue("baugb-3-2").content_hash
         await cancel(env, handle)
     assert storage.load_calls == 1
+
+
+async def test_a_start_takes_two_activity_round_trips_before_its_first_phase(
+    env: WorkflowEnvironment,
+) -> None:
+    """The definition is read as a local activity and the procedure's row is written with
+    `procedure.started`: only `record_procedure` and the phase's `append_events` go through
+    the task queue (start throughput, issue 8)."""
+    storage = FakeStorage({"baugb-3-2": load_catalogue("baugb-3-2")})
+    async with new_worker(env.client, ProcedureWorkflow, activities=storage.activities()) as w:
+        handle = await start(env.client, w.task_queue, start_input("baugb-3-2"))
+        await wait_phase(handle, "announcement")
+        await cancel(env, handle)
+        history = await handle.fetch_history()
+        timeline = await handle.query(ProcedureWorkflow.timeline)
+    scheduled = [
+        e.activity_task_scheduled_event_attributes.activity_type.name
+        for e in history.events
+        if e.HasField("activity_task_scheduled_event_attributes")
+    ]
+    assert scheduled[:2] == ["record_procedure", "append_events"]
+    markers = [
+        e.marker_recorded_event_attributes.marker_name
+        for e in history.events
+        if e.HasField("marker_recorded_event_attributes")
+    ]
+    assert "core_local_activity" in markers
+    assert [storage.events[i].type for i in storage.event_order[:2]] == [
+        "procedure.started",
+        "phase.changed",
+    ]
+    assert [t.type for t in timeline[:2]] == ["procedure.started", "phase.changed"]
+    assert storage.load_calls == 1
