@@ -104,21 +104,12 @@ async def store_statements(
     conn: asyncpg.Connection, procedure_id: str, statements: Sequence[StatementRecord]
 ) -> IntakeOutcome:
     """Store the new statements of one procedure; report the ids that were already there."""
-    for index, s in enumerate(statements):
-        if s.procedure_id != procedure_id:
-            msg = (
-                f"statements[{index}].procedure_id: expected {procedure_id!r} (the batch's "
-                f"procedure), got {s.procedure_id!r}"
-            )
-            raise ValueError(msg)
-        if s.sequence > INT4_MAX or s.round > INT4_MAX:  # refused before any I/O
-            name, value = ("sequence", s.sequence) if s.sequence > INT4_MAX else ("round", s.round)
-            msg = (
-                f"statements[{index}].{name}: expected an integer up to {INT4_MAX} "
-                f"(PostgreSQL integer), got {value}"
-            )
-            raise ValueError(msg)
-    ids = [s.statement_id for s in statements]
+    # Refused before any I/O; whole-batch checks in C first, the loop only to name the row.
+    if set(map(_PROCEDURE, statements)) != {procedure_id} or (
+        statements and max(max(map(_SEQUENCE, statements)), max(map(_ROUND, statements))) > INT4_MAX
+    ):
+        _name_bad_row(procedure_id, statements)
+    ids = list(map(_ID, statements))
     uuid_bytes(ids)  # refuses, before any I/O, an id the key's type cannot hold
     unique: dict[str, StatementRecord]
     if len(set(ids)) == len(ids):  # the normal case: C-speed
@@ -133,6 +124,31 @@ async def store_statements(
         return await _store(conn, procedure_id, ids, unique, check_existing=False)
     except asyncpg.UniqueViolationError:
         return await _store(conn, procedure_id, ids, unique, check_existing=True)
+
+
+_PROCEDURE = operator.attrgetter("procedure_id")
+_SEQUENCE = operator.attrgetter("sequence")
+_ROUND = operator.attrgetter("round")
+_RECEIVED = operator.attrgetter("received_at")
+_ID = operator.attrgetter("statement_id")
+
+
+def _name_bad_row(procedure_id: str, statements: Sequence[StatementRecord]) -> None:
+    """Raise the error of the first statement of another procedure or beyond `integer`."""
+    for index, s in enumerate(statements):
+        if s.procedure_id != procedure_id:
+            msg = (
+                f"statements[{index}].procedure_id: expected {procedure_id!r} (the batch's "
+                f"procedure), got {s.procedure_id!r}"
+            )
+            raise ValueError(msg)
+        if s.sequence > INT4_MAX or s.round > INT4_MAX:
+            name, value = ("sequence", s.sequence) if s.sequence > INT4_MAX else ("round", s.round)
+            msg = (
+                f"statements[{index}].{name}: expected an integer up to {INT4_MAX} "
+                f"(PostgreSQL integer), got {value}"
+            )
+            raise ValueError(msg)
 
 
 class _BatchStream:
@@ -168,13 +184,13 @@ class _BatchStream:
             digests += [sha256(row).digest() for row in encoded]
         # asyncpg asks for another chunk before it waits for the server: chain the event now,
         # while the server still inserts the last rows.
-        ids = [s.statement_id for s in records]
+        ids = list(map(_ID, records))
         joined = b"".join(digests)
         hexed = joined.hex()
         event = NewEvent(
             event_id=stable_id(self._procedure_id, "statements.stored", *ids),
             event_type="statements.stored",
-            occurred_at=max(s.received_at for s in records),
+            occurred_at=max(map(_RECEIVED, records)),
             # Two flat lists: JSON of one list of pairs took four times as long to write.
             data={
                 "statements": ids,

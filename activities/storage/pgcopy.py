@@ -60,10 +60,8 @@ INT4_MAX = 2**31 - 1
 
 _length = struct.Struct("!i").pack
 _two_int4 = struct.Struct("!iiii").pack  # length 4, value, length 4, value
-_timestamp = struct.Struct("!iq").pack  # length 8, value
+_time_and_flag = struct.Struct("!iqi?").pack  # length 8, timestamp, length 1, boolean
 _NULL = _length(-1)
-_TRUE = _length(1) + b"\x01"
-_FALSE = _length(1) + b"\x00"
 _EMPTY_TEXT_ARRAY = _length(12) + struct.pack("!iii", 0, 0, _TEXT_OID)
 _ROW_START = struct.pack("!h", _COLUMNS)
 _UUID_LENGTH = _length(16)
@@ -147,11 +145,15 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = Fal
     out: list[bytes] = []
     append = out.append
     if text_ids:
-        id_fields = [_field(str(row[1])) for row in rows]
+        ids = [_field(str(row[1])) for row in rows]
+        id_length = b""
     else:
         data = uuid_bytes([row[1] for row in rows])
-        id_fields = [_UUID_LENGTH + data[i : i + 16] for i in range(0, len(data), 16)]
-    # Procedure, phase and type repeat within a batch: encode each distinct value once.
+        ids = [data[i : i + 16] for i in range(0, len(data), 16)]
+        id_length = _UUID_LENGTH
+    # Procedure, phase and type repeat within a batch: encode each distinct value once (the
+    # procedure together with the row's start and the id's length, which precede and follow it).
+    starts: dict[str, bytes] = {}
     fields: dict[str, bytes] = {}
     try:
         for (
@@ -167,10 +169,10 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = Fal
             received,
             late,
             digest,
-        ), id_field in zip(rows, id_fields, strict=True):
-            procedure = fields.get(procedure_id)
-            if procedure is None:
-                procedure = fields[procedure_id] = _field(procedure_id)
+        ), sid in zip(rows, ids, strict=True):
+            start = starts.get(procedure_id)
+            if start is None:
+                start = starts[procedure_id] = _ROW_START + _field(procedure_id) + id_length
             phase_field = fields.get(phase)
             if phase_field is None:
                 phase_field = fields[phase] = _field(phase)
@@ -178,12 +180,12 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = Fal
             if kind_field is None:
                 kind_field = fields[kind] = _field(kind)
             text_bytes = text.encode()
+            digest_bytes = digest.encode()
             append(
                 b"".join(
                     (
-                        _ROW_START,
-                        procedure,
-                        id_field,
+                        start,
+                        sid,
                         _two_int4(4, seq, 4, round_),
                         phase_field,
                         _NULL if author is None else _field(author),
@@ -191,9 +193,9 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = Fal
                         _length(len(text_bytes)),
                         text_bytes,
                         _text_array(files) if files else _EMPTY_TEXT_ARRAY,
-                        _timestamp(8, (received - _PG_EPOCH) // _MICROSECOND),
-                        _TRUE if late else _FALSE,
-                        _field(digest),
+                        _time_and_flag(8, (received - _PG_EPOCH) // _MICROSECOND, 1, late),
+                        _length(len(digest_bytes)),
+                        digest_bytes,
                     )
                 )
             )
