@@ -12,8 +12,10 @@ dual at a time); Carathéodory's construction finds them directly:
    integer point by a small MILP if it is fractional;
 2. move x away from v as far as P allows: x = theta v + (1 - theta) x', where x' is in P and
    one more constraint is tight at x' than at x;
-3. repeat with x' until the target is realised to the wanted ratio (or the face holds no
-   panel: then the target is not a mixture of panels, and the caller falls back).
+3. repeat with x' until the target is realised to the wanted ratio. Where P is not integral
+   the path can reach a face that holds no panel although the target is a mixture (or the
+   target is none): then the construction starts again preferring other panels, and after
+   four tries the caller falls back to column generation.
 
 Each step fixes one more constraint, so the panels number at most the face dimensions
 plus one; in practice the mass left over shrinks geometrically and a few dozen panels
@@ -54,7 +56,7 @@ class Decomposition:
 
     panels: list[IntArray]
     weights: FloatArray
-    ratio: float  # smallest expected count / target over the types with a positive target
+    ratio: float  # smallest expected count / floor over the types with a positive floor
     lp_solves: int
     milp_solves: int
 
