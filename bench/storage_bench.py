@@ -59,9 +59,18 @@ _TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def backend_cpu(pids: list[int]) -> float | None:
-    """CPU seconds the given PostgreSQL backends used so far; None if /proc cannot tell."""
+    """CPU seconds the given PostgreSQL backends used so far; None if /proc cannot tell.
+
+    From `schedstat` (nanoseconds) where the kernel has it: `stat` counts clock ticks (10 ms),
+    coarser than a whole 1,000-row batch of one method.
+    """
     total = 0.0
     for pid in pids:
+        try:
+            total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0]) / 1e9
+            continue
+        except (OSError, IndexError, ValueError):
+            pass
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):

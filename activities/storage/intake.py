@@ -72,6 +72,8 @@ STATEMENT_COLUMNS = (
 
 _CHUNK_ROWS = 100
 """Rows per COPY chunk (~40 KB of statements): small enough that the server starts early."""
+_COPY_ROWS = 500
+"""Rows per COPY statement (see `_copy_and_chain`)."""
 _ROW = operator.attrgetter(*STATEMENT_COLUMNS)
 """A record's values in `STATEMENT_COLUMNS` order, as a tuple (one C call per record)."""
 
@@ -165,29 +167,37 @@ class _BatchStream:
         self._procedure_id = procedure_id
         self._records = records
         self._head = head
+        self._digests: list[bytes] = []
         self.links: ChainLinks | None = None
 
-    async def chunks(self) -> AsyncIterator[bytes]:
+    async def chunks(self, first: int, stop: int) -> AsyncIterator[bytes]:
+        """One COPY's data: rows `first` to `stop` of the batch; the event after the last."""
         records = self._records
-        digests: list[bytes] = []
+        digests = self._digests
         sha256 = hashlib.sha256
-        for start in range(0, len(records), _CHUNK_ROWS):
+        for start in range(first, stop, _CHUNK_ROWS):
             # Row tuples live for one chunk only: thousands of tuples kept for the whole call
             # would be promoted by the garbage collector and make its full collections (which
             # walk a worker's whole heap) come sooner.
-            chunk = records[start : start + _CHUNK_ROWS]
-            encoded = encode_statement_rows([_ROW(s) for s in chunk])
-            prefix = HEADER if start == 0 else b""
-            suffix = TRAILER if start + _CHUNK_ROWS >= len(records) else b""
+            end = min(start + _CHUNK_ROWS, stop)
+            encoded = encode_statement_rows([_ROW(s) for s in records[start:end]])
+            prefix = HEADER if start == first else b""
+            suffix = TRAILER if end == stop else b""
             yield prefix + b"".join(encoded) + suffix
             # Hashed after the yield: the server already has this chunk.
             digests += [sha256(row).digest() for row in encoded]
-        # asyncpg asks for another chunk before it waits for the server: chain the event now,
-        # while the server still inserts the last rows.
+        if stop == len(records):
+            # asyncpg asks for another chunk before it waits for the server: chain the event
+            # now, while the server still inserts the last rows.
+            self.links = chain_events(self._procedure_id, [self._event()], self._head)
+
+    def _event(self) -> NewEvent:
+        records = self._records
         ids = list(map(_ID, records))
-        joined = b"".join(digests)
+        joined = b"".join(self._digests)
         hexed = joined.hex()
-        event = NewEvent(
+        return NewEvent(
+            # Derived from statements inserted just now, so it cannot be in the log yet.
             event_id=stable_id(self._procedure_id, "statements.stored", *ids),
             event_type="statements.stored",
             occurred_at=max(map(_RECEIVED, records)),
@@ -195,12 +205,10 @@ class _BatchStream:
             data={
                 "statements": ids,
                 "row_digests": [hexed[i : i + DIGEST_PREFIX] for i in range(0, len(hexed), 64)],
-                "batch_digest": sha256(joined).hexdigest(),
+                "batch_digest": hashlib.sha256(joined).hexdigest(),
                 "digest_form": BATCH_FORM,
             },
         )
-        # The event id derives from statements inserted just now, so it cannot exist yet.
-        self.links = chain_events(self._procedure_id, [event], self._head)
 
 
 async def _copy_and_chain(
@@ -209,11 +217,24 @@ async def _copy_and_chain(
     records: list[StatementRecord],
     head: tuple[int, str],
 ) -> ChainLinks:
-    """COPY `records` into `statements`; return the batch's audit event, chained after `head`."""
+    """COPY `records` into `statements`; return the batch's audit event, chained after `head`.
+
+    At most `_COPY_ROWS` rows per COPY statement: a binary COPY buffers up to 1,000 rows
+    before it inserts them (its 64 KB limit counts text lines only), each in a slot of its
+    own, and PostgreSQL 15 registers every slot's tuple descriptor in the transaction's
+    resource owner with a cost that grows with the number already there. For 1,000-row
+    batches, two COPYs of 500 cost the server 3.9-4.1 instead of 4.3-4.5 us of CPU a row
+    (perf task-clock of the backend, three runs; more, smaller COPYs save no more).
+    """
     stream = _BatchStream(procedure_id, records, head)
-    await conn.copy_to_table(
-        "statements", source=stream.chunks(), columns=STATEMENT_COLUMNS, format="binary"
-    )
+    for first in range(0, len(records), _COPY_ROWS):
+        stop = min(first + _COPY_ROWS, len(records))
+        await conn.copy_to_table(
+            "statements",
+            source=stream.chunks(first, stop),
+            columns=STATEMENT_COLUMNS,
+            format="binary",
+        )
     if stream.links is None:  # asyncpg stopped reading early without raising: never expected
         msg = "store_statements: the COPY ended before the whole batch was sent"
         raise RuntimeError(msg)

@@ -247,3 +247,27 @@ async def test_any_storable_batch_round_trips_and_verifies(
     assert outcome.stored == list(first)
     assert by_id == first
     assert (await verify_procedure(db_pool, PROCEDURE)).ok
+
+
+async def test_a_batch_of_several_copy_statements_is_one_transaction_and_one_event(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Batches over `_COPY_ROWS` go to the server as several COPYs: all or nothing."""
+    batch = [statement(n) for n in range(1, 1236)]  # three COPYs of up to 500 rows
+    assert len(batch) > 2 * intake._COPY_ROWS
+    bad = batch.copy()
+    bad[1100] = statement(1101, text="NUL \x00 is not text in PostgreSQL")  # in the third COPY
+    async with db_pool.acquire() as conn:
+        with pytest.raises(asyncpg.DataError):
+            await intake.store_statements(conn, PROCEDURE, bad)
+        assert await conn.fetchval("SELECT count(*) FROM statements") == 0
+        assert await conn.fetchval("SELECT count(*) FROM events") == 0
+        first = await intake.store_statements(conn, PROCEDURE, batch)
+        retry = await intake.store_statements(conn, PROCEDURE, batch)
+    assert first.stored == [s.statement_id for s in batch]
+    assert (retry.stored, len(retry.same_content_ids)) == ([], len(batch))
+    assert await db_pool.fetchval("SELECT count(*) FROM statements") == len(batch)
+    assert await db_pool.fetchval("SELECT count(*) FROM events") == 1
+    report = await verify_procedure(db_pool, PROCEDURE)
+    assert report.ok, report.record_problems
+    assert report.records_checked == len(batch)
