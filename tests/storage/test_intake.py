@@ -253,10 +253,10 @@ async def test_a_batch_of_several_copy_statements_is_one_transaction_and_one_eve
     db_pool: asyncpg.Pool,
 ) -> None:
     """Batches over `_COPY_ROWS` go to the server as several COPYs: all or nothing."""
-    batch = [statement(n) for n in range(1, 1236)]  # three COPYs of up to 500 rows
+    batch = [statement(n) for n in range(1, 1236)]  # several COPYs of up to `_COPY_ROWS`
     assert len(batch) > 2 * intake._COPY_ROWS
     bad = batch.copy()
-    bad[1100] = statement(1101, text="NUL \x00 is not text in PostgreSQL")  # in the third COPY
+    bad[1100] = statement(1101, text="NUL \x00 is not text in PostgreSQL")  # in the last COPY
     async with db_pool.acquire() as conn:
         with pytest.raises(asyncpg.DataError):
             await intake.store_statements(conn, PROCEDURE, bad)
