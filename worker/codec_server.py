@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import ClassVar
 
 from google.protobuf import json_format
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -31,7 +32,7 @@ from temporalio.converter import PayloadCodec
 from worker.asgi import bind, serve_app
 from worker.codec import PayloadDecryptionError, UnknownPayloadKeyError
 from worker.config import ConfigError
-from worker.secret_files import SecretFileError, SecretFileSource, source_of
+from worker.secret_files import SecretFileError, SecretFileSettings, source_of
 
 __all__ = ["CodecServerSettings", "create_codec_app", "load_codec_server_settings", "serve"]
 
@@ -40,7 +41,7 @@ _CodecFn = Callable[[Sequence[Payload]], Awaitable[list[Payload]]]
 _TOKEN_VARIABLE = "CIVICFLOW_CODEC_SERVER_TOKEN"  # noqa: S105  (a variable name)
 
 
-class CodecServerSettings(BaseSettings):
+class CodecServerSettings(SecretFileSettings):
     """Where the codec server listens and whom it answers (`CIVICFLOW_CODEC_SERVER_*`).
 
     The keys are the worker's (`CIVICFLOW_PAYLOAD_KEYS` or `_FILE`, `CIVICFLOW_PAYLOAD_KEY_ID`);
@@ -50,6 +51,7 @@ class CodecServerSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="CIVICFLOW_CODEC_SERVER_", extra="forbid", frozen=True, hide_input_in_errors=True
     )
+    secret_file_variables: ClassVar[Mapping[str, str]] = {"token": _TOKEN_VARIABLE}
 
     host: str = Field(default="127.0.0.1", min_length=1)
     port: int = Field(default=8081, ge=0, le=65535, description="0: any free port")
@@ -61,19 +63,6 @@ class CodecServerSettings(BaseSettings):
         default=None, description="if set, requests need `Authorization: Bearer <token>`"
     )
     shutdown_grace_seconds: float = Field(default=5.0, ge=0, le=600)
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment, then `CIVICFLOW_CODEC_SERVER_TOKEN_FILE`."""
-        files = SecretFileSource(settings_cls, {"token": _TOKEN_VARIABLE})
-        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("cors_origins")
     @classmethod

@@ -6,15 +6,16 @@ names the setting, instead of a traceback minutes later.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
 
 from activities.storage.pool import check_schema_name
 from worker.codec import PayloadKeyError, parse_payload_keys
-from worker.secret_files import SecretFileError, SecretFileSource, source_of
+from worker.secret_files import SecretFileError, SecretFileSettings, source_of
 
 __all__ = ["ConfigError", "Settings", "check_postgres_url", "load_settings"]
 
@@ -36,13 +37,16 @@ class ConfigError(ValueError):
     """Configuration is invalid; the message names every wrong setting."""
 
 
-class Settings(BaseSettings):
+class Settings(SecretFileSettings):
     """Everything a civicflow worker needs to know about its surroundings."""
 
     # hide_input_in_errors: a bad CIVICFLOW_PAYLOAD_KEYS must not end up in a traceback
     model_config = SettingsConfigDict(
         env_prefix="CIVICFLOW_", extra="forbid", frozen=True, hide_input_in_errors=True
     )
+    secret_file_variables: ClassVar[Mapping[str, str]] = {
+        f: f"CIVICFLOW_{f.upper()}" for f in SECRET_FIELDS
+    }
 
     temporal_address: str = Field(
         default="127.0.0.1:7233", description="host:port of the Temporal frontend"
@@ -102,19 +106,6 @@ class Settings(BaseSettings):
         min_length=1,
         description="id of the key new payloads are encrypted with (unset or empty: the only key)",
     )
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """The environment, then `CIVICFLOW_<NAME>_FILE` for the secret settings."""
-        files = SecretFileSource(settings_cls, {f: f"CIVICFLOW_{f.upper()}" for f in SECRET_FIELDS})
-        return init_settings, env_settings, files, dotenv_settings, file_secret_settings
 
     @field_validator("temporal_address")
     @classmethod

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
@@ -20,6 +20,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 __all__ = [
     "MAX_SECRET_BYTES",
     "SecretFileError",
+    "SecretFileSettings",
     "SecretFileSource",
     "read_secret_file",
     "source_of",
@@ -110,3 +111,23 @@ class SecretFileSource(PydanticBaseSettingsSource):
             if os.environ.get(variable + SUFFIX):
                 values[field] = env_or_file(variable)
         return values
+
+
+class SecretFileSettings(BaseSettings):
+    """Settings whose secret fields may come from `<variable>_FILE`: subclasses name them in
+    `secret_file_variables` ({field name: variable})."""
+
+    secret_file_variables: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Constructor arguments, the environment, then the `_FILE` variables."""
+        files = SecretFileSource(settings_cls, cls.secret_file_variables)
+        return init_settings, env_settings, files, dotenv_settings, file_secret_settings

@@ -12,9 +12,15 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from temporalio.exceptions import ApplicationError
+from temporalio.exceptions import ActivityError, ApplicationError
 
-__all__ = ["RETRYABLE_CODES", "Code", "Rejected", "rejection"]
+__all__ = ["RETRYABLE_CODES", "Code", "Rejected", "failure_reason", "rejection"]
+
+
+def failure_reason(err: ActivityError) -> str:
+    """What a failed activity said (its application error's message), not Temporal's wrapper
+    text: events and start errors quote it."""
+    return err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
 
 
 class Code(StrEnum):

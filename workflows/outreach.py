@@ -41,7 +41,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError
+from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
     import activities.selection.activity as sel
@@ -61,7 +61,7 @@ with workflow.unsafe.imports_passed_through():
         resolve_int,
     )
     from workflows.engine import EngineBase, parse_payload
-    from workflows.errors import Code, Rejected, rejection
+    from workflows.errors import Code, Rejected, failure_reason, rejection
 
 __all__ = [
     "DECLARE_PROFILE",
@@ -390,7 +390,7 @@ async def _draw(
             retry_policy=SELECTION_RETRY,
         )
     except ActivityError as err:
-        cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+        cause = failure_reason(err)
         raise rejection(Code.SELECTION_FAILED, cause) from err
     st.remember_key("draw_panel", data.idempotency_key)
     st.outreach.done.append(_marker(engine, "panel", phase.id))
@@ -478,7 +478,7 @@ class Watch:
                 retry_policy=SELECTION_RETRY,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            cause = failure_reason(err)
             await engine.emit(
                 "outreach.wave_failed",
                 {"wave_id": wave_id, "extract": extract, "reason": cause},
@@ -529,7 +529,7 @@ async def purge_at_end(engine: EngineBase) -> None:
             retry_policy=SELECTION_RETRY,
         )
     except ActivityError as err:
-        cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+        cause = failure_reason(err)
         await engine.emit(
             "outreach.purge_failed",
             {"reason": cause},

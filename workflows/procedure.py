@@ -31,6 +31,7 @@ with workflow.unsafe.imports_passed_through():
     from definitions.schema import END, PARAM_REF, Definition, bind_parameters
     from definitions.validate import check_bound_parameters
     from workflows.admin import AdminHandlers
+    from workflows.errors import failure_reason
     from workflows.intake import IntakeHandlers
     from workflows.participation import ParticipationHandlers
     from workflows.phases import RUNNERS
@@ -165,7 +166,7 @@ class ProcedureWorkflow(IntakeHandlers, ParticipationHandlers, AdminHandlers):
                 c.LoadDefinitionResult,
             )
         except ActivityError as err:
-            cause = err.cause.message if isinstance(err.cause, ApplicationError) else str(err)
+            cause = failure_reason(err)
             raise _fail("definition_id", cause, "DefinitionNotFound") from err
         except ApplicationError as err:  # a local activity's failure arrives unwrapped
             raise _fail("definition_id", err.message, "DefinitionNotFound") from err

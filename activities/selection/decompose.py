@@ -31,14 +31,10 @@ from collections.abc import Callable
 
 import highspy
 import numpy as np
-from scipy import optimize, sparse
+from scipy import optimize
 
 from activities.selection.instance import FloatArray, Instance, IntArray
-
-try:  # the bare solver: `highspy.Highs` adds interrupt handling and prints a banner
-    from highspy._core import _Highs as _Solver
-except ImportError:  # pragma: no cover - older highspy layouts
-    from highspy import Highs as _Solver
+from activities.selection.master_pricing import QuotaRows, quota_lp
 
 __all__ = ["Decomposition", "decompose"]
 
@@ -61,39 +57,12 @@ class Decomposition:
     milp_solves: int
 
 
-class _Constraints:
-    """P as rows `lower <= A x <= upper` and columns `0 <= x <= sizes`."""
-
-    def __init__(self, inst: Instance) -> None:
-        n_house = inst.household_rows.shape[0]
-        dense = np.vstack([np.ones((1, inst.n_types)), inst.cat_matrix, inst.household_rows])
-        self.rows = sparse.csr_array(dense)
-        self.lower = np.concatenate([[float(inst.k)], inst.lo, np.full(n_house, -np.inf)])
-        self.upper = np.concatenate([[float(inst.k)], inst.hi, np.ones(n_house)])
-        self.sizes = inst.sizes.astype(np.float64)
-
-
 class _FaceLp:
     """The LP over a face of P, kept alive: each step only tightens bounds and reweights."""
 
-    def __init__(self, cons: _Constraints) -> None:
-        n = len(cons.sizes)
-        h = _Solver()
-        h.setOptionValue("output_flag", False)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        h.addCols(n, np.zeros(n), np.zeros(n), cons.sizes, 0, np.zeros(n, np.int32), [], [])
-        rows = cons.rows
-        h.addRows(
-            rows.shape[0],
-            np.where(np.isfinite(cons.lower), cons.lower, -_INF),
-            cons.upper,
-            rows.nnz,
-            rows.indptr[:-1].astype(np.int32),
-            rows.indices.astype(np.int32),
-            rows.data.astype(np.float64),
-        )
-        self._highs = h
-        self._cols = np.arange(n, dtype=np.int32)
+    def __init__(self, cons: QuotaRows) -> None:
+        self._highs = quota_lp(cons)
+        self._cols = np.arange(len(cons.sizes), dtype=np.int32)
         self._row_lo = cons.lower.copy()
         self._row_hi = cons.upper.copy()
 
@@ -155,7 +124,7 @@ class _Decomposer:
         objective: Callable[[FloatArray, float, FloatArray, FloatArray], FloatArray],
     ) -> None:
         self.objective = objective
-        self.cons = _Constraints(inst)
+        self.cons = QuotaRows(inst)
         self.face_lp = _FaceLp(self.cons)
         self.target = np.asarray(target, dtype=np.float64)
         self.residual = self.target.copy()

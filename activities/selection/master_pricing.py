@@ -32,10 +32,43 @@ except ImportError:  # pragma: no cover - older highspy layouts
 
 import highspy
 
-__all__ = ["LpFirstPricer"]
+__all__ = ["LpFirstPricer", "QuotaRows", "quota_lp"]
 
 _PROVEN = 1e-9  # relative shortfall from the LP bound still counted as optimal
 _INTEGRAL = 1e-7
+
+
+class QuotaRows:
+    """The panels' polytope: rows `lower <= A x <= upper` (panel size, quotas, households)
+    and columns `0 <= x <= sizes` (people of each type)."""
+
+    def __init__(self, inst: Instance) -> None:
+        n_house = inst.household_rows.shape[0]
+        dense = np.vstack([np.ones((1, inst.n_types)), inst.cat_matrix, inst.household_rows])
+        self.rows = sparse.csr_array(dense)
+        self.lower = np.concatenate([[float(inst.k)], inst.lo, np.full(n_house, -np.inf)])
+        self.upper = np.concatenate([[float(inst.k)], inst.hi, np.ones(n_house)])
+        self.sizes = inst.sizes.astype(np.float64)
+
+
+def quota_lp(cons: QuotaRows) -> _Solver:
+    """A quiet HiGHS model of the polytope's LP relaxation, maximising; costs all zero."""
+    n = len(cons.sizes)
+    h = _Solver()
+    h.setOptionValue("output_flag", False)
+    h.changeObjectiveSense(highspy.ObjSense.kMaximize)
+    h.addCols(n, np.zeros(n), np.zeros(n), cons.sizes, 0, np.zeros(n, np.int32), [], [])
+    rows = cons.rows
+    h.addRows(
+        rows.shape[0],
+        np.where(np.isfinite(cons.lower), cons.lower, -highspy.kHighsInf),
+        cons.upper,
+        rows.nnz,
+        rows.indptr[:-1].astype(np.int32),
+        rows.indices.astype(np.int32),
+        rows.data.astype(np.float64),
+    )
+    return h
 
 
 class LpFirstPricer:
@@ -45,29 +78,10 @@ class LpFirstPricer:
         self.inst = inst
         self.lp_hits = 0  # answered by steps 2 or 3
         self.milp_fallbacks = 0  # answered by the full MILP
-        n = inst.n_types
-        rows = np.vstack([np.ones((1, n)), inst.cat_matrix, inst.household_rows])
-        self._rows = sparse.csr_array(rows)
-        n_house = inst.household_rows.shape[0]
-        self._lower = np.concatenate([[float(inst.k)], inst.lo, np.full(n_house, -np.inf)])
-        self._upper = np.concatenate([[float(inst.k)], inst.hi, np.ones(n_house)])
-        self._sizes = inst.sizes.astype(np.float64)
-        self._all = np.arange(n, dtype=np.int32)
-        h = _Solver()
-        h.setOptionValue("output_flag", False)
-        h.changeObjectiveSense(highspy.ObjSense.kMaximize)
-        h.addCols(n, np.zeros(n), np.zeros(n), self._sizes, 0, np.zeros(n, np.int32), [], [])
-        inf = highspy.kHighsInf
-        h.addRows(
-            rows.shape[0],
-            np.where(np.isfinite(self._lower), self._lower, -inf),
-            self._upper,
-            self._rows.nnz,
-            self._rows.indptr[:-1].astype(np.int32),
-            self._rows.indices.astype(np.int32),
-            self._rows.data.astype(np.float64),
-        )
-        self._highs = h
+        cons = QuotaRows(inst)
+        self._rows, self._lower, self._upper = cons.rows, cons.lower, cons.upper
+        self._all = np.arange(inst.n_types, dtype=np.int32)
+        self._highs = quota_lp(cons)
 
     def best(self, weights: FloatArray) -> IntArray | None:
         """The best panel, or None if no panel exists."""
