@@ -167,6 +167,8 @@ async def test_worker_serves_both_metrics_and_exits_0_on_sigterm(
     assert "worker started" in events
     assert "worker stopped" in events
     assert all("level" in record and "timestamp" in record for record in records)
+    started = next(r for r in records if r["event"] == "worker started")
+    assert started["gc_frozen_objects"] > 10_000  # start-up heap out of the collector's reach
 
 
 async def test_migrate_flag_prepares_a_fresh_schema(
