@@ -47,8 +47,9 @@ def test_both_sides_of_the_admin_patch_are_recorded() -> None:
     assert {p.stem for p in HISTORIES} - marked, "no history from before the patch is left"
 
 
-# Patches added after the first generation of histories; the `.s2` and `.s3` generations recorded them,
-# so their new paths replay too (the older files keep covering the unpatched paths).
+# Patches added after the first generation of histories; the `.s2` and `.s3` generations
+# recorded them, so their new paths replay too (the older files keep covering the unpatched
+# paths).
 LATER_PATCHES = [
     "check-bound-parameters",
     "commitment-due-event",
