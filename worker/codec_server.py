@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import ClassVar
 
 from google.protobuf import json_format
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import SettingsConfigDict
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -31,8 +31,8 @@ from temporalio.converter import PayloadCodec
 
 from worker.asgi import bind, serve_app
 from worker.codec import PayloadDecryptionError, UnknownPayloadKeyError
-from worker.config import ConfigError
-from worker.secret_files import SecretFileError, SecretFileSettings, source_of
+from worker.config import load_from_environment
+from worker.secret_files import SecretFileSettings
 
 __all__ = ["CodecServerSettings", "create_codec_app", "load_codec_server_settings", "serve"]
 
@@ -86,21 +86,7 @@ def _split(value: str) -> list[str]:
 
 def load_codec_server_settings(**overrides: object) -> CodecServerSettings:
     """Settings from the environment, non-None overrides (CLI flags) taking precedence."""
-    given = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        return CodecServerSettings(**given)  # type: ignore[arg-type]
-    except SecretFileError as err:
-        raise ConfigError(f"invalid configuration: {err}") from None
-    except ValidationError as err:
-        problems = []
-        for error in err.errors():
-            field = ".".join(str(part) for part in error["loc"]) or "settings"
-            env = f"CIVICFLOW_CODEC_SERVER_{field.upper()}"
-            if env == _TOKEN_VARIABLE and field not in given:
-                env = source_of(env)
-            problems.append(f"{field} ({env}): {error['msg']}")
-        msg = "invalid configuration: " + "; ".join(problems)
-        raise ConfigError(msg) from None
+    return load_from_environment(CodecServerSettings, overrides)
 
 
 def _error(status: int, message: str) -> JSONResponse:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import ClassVar, Literal, TypeVar
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -31,6 +31,9 @@ def check_postgres_url(value: str) -> str:
         msg = "expected a postgresql:// URL"
         raise ValueError(msg)
     return value
+
+
+_S = TypeVar("_S", bound=SecretFileSettings)
 
 
 class ConfigError(ValueError):
@@ -195,17 +198,24 @@ class Settings(SecretFileSettings):
 
 def load_settings(**overrides: object) -> Settings:
     """Settings from the environment, with CLI flags (non-None overrides) taking precedence."""
+    return load_from_environment(Settings, overrides)
+
+
+def load_from_environment(cls: type[_S], overrides: Mapping[str, object]) -> _S:
+    """`cls` from its environment variables and `_FILE` secrets, non-None overrides (CLI
+    flags) taking precedence; every problem in one `ConfigError` naming field and variable."""
     given = {key: value for key, value in overrides.items() if value is not None}
+    prefix = str(cls.model_config.get("env_prefix", ""))
     try:
-        return Settings(**given)  # type: ignore[arg-type]
+        return cls(**given)  # type: ignore[arg-type]
     except SecretFileError as err:
         raise ConfigError(f"invalid configuration: {err}") from None
     except ValidationError as err:
         problems = []
         for error in err.errors():
             field = ".".join(str(part) for part in error["loc"]) or "settings"
-            env = f"CIVICFLOW_{field.upper()}" if error["loc"] else ""
-            if field in SECRET_FIELDS and field not in given:
+            env = f"{prefix}{field.upper()}" if error["loc"] else ""
+            if field in cls.secret_file_variables and field not in given:
                 env = source_of(env)  # the value came from the file it names
             where = f"{field} ({env})" if env else field
             problems.append(f"{where}: {error['msg']}")
