@@ -23,6 +23,7 @@ from activities.skeleton import SkeletonActivities
 from activities.storage.activities import StorageActivities
 from activities.storage.pump import pump_outbox
 from activities.storage.settings import StorageSettings
+from activities.storage.summarize import run_summarizer
 from worker.config import Settings
 from worker.outbox_secrets import mail_sender, webhook_secret_resolver
 from worker.telemetry import Metrics
@@ -58,7 +59,8 @@ class _Functions:
 
 
 def _storage_activities(deps: ActivityDeps) -> StorageActivities:
-    """Storage with its outbox senders; the outbox pump runs beside the worker."""
+    """Storage with its outbox senders; the outbox pump and the statement index's summariser
+    run beside the worker."""
     webhooks = WebhookSender()
     deps.closers.append(webhooks.aclose)
     settings = StorageSettings()
@@ -72,6 +74,9 @@ def _storage_activities(deps: ActivityDeps) -> StorageActivities:
         secrets=webhook_secret_resolver(settings.webhook_secret_env_prefix),
     )
     deps.background.append(lambda stop: pump_outbox(storage.deliver_outbox, stop=stop))
+    if settings.index_summary_seconds > 0:
+        interval = settings.index_summary_seconds
+        deps.background.append(lambda stop: run_summarizer(deps.pool, stop=stop, interval=interval))
     return storage
 
 

@@ -24,6 +24,13 @@ class StorageSettings(BaseSettings):
     outbox_lease_seconds: float = Field(
         default=300.0, gt=0, description="a claimed row is due again after this (worker died)"
     )
+    index_summary_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        le=86_400,
+        description="how often the worker summarises new ranges of the statements' BRIN index; "
+        "0: never (autovacuum's autosummarize does it)",
+    )
     webhook_secret_env_prefix: str = Field(
         default="CIVICFLOW_WEBHOOK_SECRET_",
         description="a subscription's secret_ref X is read from the variable <prefix>X",

@@ -7,6 +7,7 @@ import contextlib
 import email
 import email.policy
 import hashlib
+import json
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -93,6 +94,41 @@ def procedure_record(procedure_id: str = PROCEDURE) -> ProcedureRecord:
         land="BW",
         started_at=T0,
         parameters={"area_ha": 12.5, "districts": ["Bahnstadt"]},
+    )
+
+
+@dataclass(frozen=True)
+class ProcedureScan:
+    """How PostgreSQL found one procedure's statements (EXPLAIN ANALYZE, seq scans off)."""
+
+    indexes: list[str]
+    rows: int
+    heap_blocks: int
+    """Heap pages read: those of the ranges the index could not rule out."""
+
+
+def _plan_nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes += _plan_nodes(child)
+    return nodes
+
+
+async def scan_for_procedure(conn: asyncpg.Connection, procedure_id: str) -> ProcedureScan:
+    """Count `procedure_id`'s statements as public counts and verify select them."""
+    async with conn.transaction():
+        await conn.execute("SET LOCAL enable_seqscan = off")
+        explained = await conn.fetchval(
+            "EXPLAIN (ANALYZE, FORMAT JSON) "
+            "SELECT count(*) FROM statements WHERE procedure_id = $1",
+            procedure_id,
+        )
+    nodes = _plan_nodes(json.loads(explained)[0]["Plan"])
+    heap = next(n for n in nodes if n["Node Type"] == "Bitmap Heap Scan")
+    return ProcedureScan(
+        indexes=[n["Index Name"] for n in nodes if n["Node Type"] == "Bitmap Index Scan"],
+        rows=int(heap["Actual Rows"]),
+        heap_blocks=int(heap.get("Lossy Heap Blocks", 0)) + int(heap.get("Exact Heap Blocks", 0)),
     )
 
 

@@ -22,7 +22,7 @@ from activities.storage.pool import create_pool
 from activities.storage.verify import verify_procedure
 from activities.storage.writes import RECORD_FIELDS
 from tests.helpers import drop_schema
-from tests.storage.conftest import PROCEDURE, statement
+from tests.storage.conftest import PROCEDURE, scan_for_procedure, statement
 
 
 def _row(record: StatementRecord) -> tuple[object, ...]:
@@ -73,7 +73,7 @@ async def test_migration_0006_keeps_statements_of_both_old_digest_forms_verifiab
                 ],
             )
             applied = await apply_migrations(conn)
-        assert [m.name for m in applied] == ["statement_uuid_key"]
+        assert [m.name for m in applied] == ["statement_uuid_key", "statement_procedure_brin"]
         report = await verify_procedure(pool, PROCEDURE)
         assert report.ok, report.record_problems
         assert report.records_checked == 4
@@ -176,15 +176,35 @@ async def test_an_id_stored_for_another_procedure_is_named_and_nothing_is_stored
     assert await db_pool.fetchval("SELECT count(*) FROM events") == 1
 
 
-async def test_a_procedures_statements_are_found_through_an_index(db_pool: asyncpg.Pool) -> None:
-    """Public counts, verify and erasure select by procedure; the key no longer starts with it."""
-    async with db_pool.acquire() as conn, conn.transaction():
-        await conn.execute("SET LOCAL enable_seqscan = off")
-        plan = await conn.fetchval(
-            "EXPLAIN (FORMAT JSON) SELECT count(*) FROM statements WHERE procedure_id = $1",
+async def test_a_procedures_statements_are_read_from_its_own_block_ranges(
+    db_pool: asyncpg.Pool,
+) -> None:
+    """Public counts, verify and erasure select by procedure; since migration 0007 a BRIN
+    bloom index on `procedure_id` serves them: summarised ranges of other procedures are
+    skipped, rows in ranges not yet summarised are still found."""
+    others = ["procedure-a", "procedure-b"]
+    async with db_pool.acquire() as conn:
+        for k in range(3):  # interleaved batches, as concurrent hearings write them
+            for procedure_id in [PROCEDURE, *others]:
+                batch = [statement(n, procedure_id) for n in range(k * 300 + 1, k * 300 + 301)]
+                await intake.store_statements(conn, procedure_id, batch)
+        await conn.execute("VACUUM statements")  # summarises every full range
+        late = [statement(n) for n in range(901, 951)]  # lands in ranges not yet summarised
+        await intake.store_statements(conn, PROCEDURE, late)
+        pages = await conn.fetchval(
+            "SELECT pg_relation_size('statements') / current_setting('block_size')::int"
+        )
+        own_ranges = await conn.fetchval(  # the 16-page ranges that hold a row of PROCEDURE
+            "SELECT count(DISTINCT (ctid::text::point)[0]::int / 16) FROM statements "
+            "WHERE procedure_id = $1",
             PROCEDURE,
         )
-    assert "statements_procedure_idx" in plan
+        scan = await scan_for_procedure(conn, PROCEDURE)
+    assert scan.indexes == ["statements_procedure_brin"]
+    assert scan.rows == 950  # every row of the procedure, the late ones too
+    read = scan.heap_blocks
+    assert read <= own_ranges * 16  # only ranges that hold its rows (or are unsummarised) ...
+    assert read < pages - 4 * 16  # ... and the other procedures' ranges were skipped
 
 
 async def test_the_batch_event_names_each_altered_row_and_is_half_the_old_size(

@@ -88,7 +88,7 @@ async def test_gauge_counts_running_procedures_by_kind_and_phase(
     )
     async with worker_services(settings) as services:
         assert services.metrics_url is not None
-        assert len(services.background) == 2  # the outbox pump and the gauge
+        assert len(services.background) == 3  # the outbox pump, the index summariser, the gauge
         stop = asyncio.Event()
         running = asyncio.create_task(run_until_stopped(services.worker, stop, services.background))
         handles = []
@@ -143,7 +143,7 @@ async def test_unknown_kinds_and_phases_are_counted_as_other(
         phase_gauge_seconds=0,
     )
     async with worker_services(settings) as services:
-        assert len(services.background) == 1  # the outbox pump only: interval 0, no gauge
+        assert len(services.background) == 2  # pump and summariser only: interval 0, no gauge
         stop = asyncio.Event()
         running = asyncio.create_task(run_until_stopped(services.worker, stop, services.background))
         ref = f"gauge-{queue}-other"
