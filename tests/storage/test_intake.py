@@ -271,3 +271,12 @@ async def test_a_batch_of_several_copy_statements_is_one_transaction_and_one_eve
     report = await verify_procedure(db_pool, PROCEDURE)
     assert report.ok, report.record_problems
     assert report.records_checked == len(batch)
+
+
+@pytest.mark.parametrize("rows", [1, 124, 125, 126, 500, 1000, 1235, 5000])
+def test_copy_parts_cover_a_batch_once_in_order_with_a_short_first_part(rows: int) -> None:
+    parts = intake._parts(rows)
+    assert parts[0] == (0, min(rows, intake._FIRST_ROWS))
+    assert [stop for _, stop in parts[:-1]] == [first for first, _ in parts[1:]]
+    assert parts[-1][1] == rows
+    assert all(0 < stop - first <= intake._COPY_ROWS for first, stop in parts)
