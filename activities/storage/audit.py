@@ -24,10 +24,12 @@ __all__ = [
     "ChainLinks",
     "ChainReport",
     "NewEvent",
+    "append_event_on_server",
     "append_events",
     "chain_events",
     "event_payload",
     "lock_head",
+    "payload_parts",
     "verify_chain",
     "write_links",
 ]
@@ -72,6 +74,46 @@ def event_payload(procedure_id: str, seq: int, event: NewEvent) -> str:
             "data": dict(event.data),
         }
     )
+
+
+_SEQ_PLACEHOLDER = -(2**62)
+"""A seq no event has (seqs start at 1): marks where `payload_parts` cuts the payload."""
+
+
+def payload_parts(procedure_id: str, event: NewEvent) -> tuple[str, str]:
+    """The canonical payload of `event` around its seq: `before + str(seq) + after` is
+    `event_payload(procedure_id, seq, event)` for every seq.
+
+    Keys are sorted, so the top-level `"seq":` comes right before `"type"`, the last key; the
+    last occurrence of the marked pair is therefore the top-level one, whatever `data` holds.
+    """
+    marked = event_payload(procedure_id, _SEQ_PLACEHOLDER, event)
+    before, found, rest = marked.rpartition(f'"seq":{_SEQ_PLACEHOLDER},"type":')
+    if not found:  # cannot happen while event_payload keeps its keys
+        msg = "event payload: the top-level seq was not found"
+        raise RuntimeError(msg)
+    return before + '"seq":', ',"type":' + rest
+
+
+async def append_event_on_server(
+    conn: asyncpg.Connection, procedure_id: str, event: NewEvent, parts: tuple[str, str]
+) -> AppendedEvent:
+    """Append one event that is new (its id derived from rows inserted in this transaction)
+    in one round trip: the server locks the head, numbers, hashes and writes it (migration
+    0008, `audit_append_event`). `parts` is `payload_parts(procedure_id, event)`.
+
+    The head stays locked until the caller's transaction ends, as with `lock_head`.
+    """
+    row = await conn.fetchrow(
+        "SELECT seq, hash FROM audit_append_event($1, $2, $3, $4, $5, $6)",
+        procedure_id,
+        event.event_id,
+        event.event_type,
+        event.occurred_at,
+        *parts,
+    )
+    assert row is not None  # the function always returns its one row
+    return AppendedEvent(event.event_id, event.event_type, row["seq"], row["hash"], created=True)
 
 
 async def lock_head(conn: asyncpg.Connection, procedure_id: str) -> tuple[int, str]:

@@ -1,13 +1,16 @@
 """Batched statement intake: one COPY for the new rows, one audit event for the batch.
 
 Why COPY straight into `statements` and not into a temp table plus `INSERT ... ON CONFLICT`:
-intake first locks the procedure's chain head (it appends an audit event in the same
-transaction anyway), and every writer of `statements` takes that lock first, so under the lock
-nobody else adds statements to the procedure. The first attempt copies the whole batch
-directly: a fresh batch (the normal case) costs one COPY, about twice as fast as the
-temp-table route. If the primary key finds a duplicate (a retried activity, an overlapping
-batch), that transaction rolls back and a second one looks the ids up and copies only the new
-rows. Either way each statement is stored once and reported once.
+the first attempt copies the whole batch directly: a fresh batch (the normal case) costs one
+COPY, about twice as fast as the temp-table route. If the primary key finds a duplicate (a
+retried activity, an overlapping batch), that transaction rolls back and a second one looks
+the ids up and copies only the new rows; should a concurrent writer commit some of the same
+ids in between, the key refuses them again and the lookup is repeated. Either way each
+statement is stored once and reported once.
+
+The procedure's chain head is locked only for the batch's event, after the COPY, by the
+server-side append (`audit.append_event_on_server`, one round trip): batches of one
+procedure from several workers COPY side by side and take turns only for their events.
 
 The rows travel as binary COPY chunks encoded by `pgcopy` (three times cheaper than asyncpg's
 generic encoder, and streamed, so the server inserts while the client encodes). The key is
@@ -37,7 +40,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from activities.records import StatementRecord, stable_id
-from activities.storage.audit import ChainLinks, NewEvent, chain_events, lock_head, write_links
+from activities.storage.audit import NewEvent, append_event_on_server, payload_parts
 from activities.storage.pgcopy import HEADER, INT4_MAX, TRAILER, encode_statement_rows, uuid_bytes
 
 __all__ = [
@@ -131,8 +134,25 @@ async def store_statements(
         # Optimistic: a first attempt has no duplicates, so skip the lookup; the primary key
         # still guards, and a violation rolls back and takes the careful path below.
         return await _store(conn, procedure_id, ids, unique, check_existing=False)
-    except asyncpg.UniqueViolationError:
-        return await _store(conn, procedure_id, ids, unique, check_existing=True)
+    except _OVERLAP:
+        pass
+    attempts_left = _CAREFUL_ATTEMPTS
+    while True:
+        try:
+            return await _store(conn, procedure_id, ids, unique, check_existing=True)
+        except _OVERLAP:
+            # A concurrent writer committed some of these ids after the lookup (a retried
+            # activity racing its first attempt): look again.
+            attempts_left -= 1
+            if not attempts_left:
+                raise
+
+
+_OVERLAP = (asyncpg.UniqueViolationError, asyncpg.DeadlockDetectedError)
+"""What a concurrent batch with some of the same ids causes: the key refuses a row another
+transaction committed, or two such transactions wait on each other's rows and PostgreSQL
+ends one of them."""
+_CAREFUL_ATTEMPTS = 3
 
 
 _PROCEDURE = operator.attrgetter("procedure_id")
@@ -172,14 +192,11 @@ class _BatchStream:
     client's and the server's work overlap instead of adding up.
     """
 
-    def __init__(
-        self, procedure_id: str, records: list[StatementRecord], head: tuple[int, str]
-    ) -> None:
+    def __init__(self, procedure_id: str, records: list[StatementRecord]) -> None:
         self._procedure_id = procedure_id
         self._records = records
-        self._head = head
         self._digests: list[bytes] = []
-        self.links: ChainLinks | None = None
+        self.event: tuple[NewEvent, tuple[str, str]] | None = None
 
     def encode(self, first: int, stop: int) -> bytes:
         """Rows `first` to `stop` as one COPY's data (header to trailer), hashed on the way."""
@@ -207,10 +224,11 @@ class _BatchStream:
         suffix = TRAILER if end == stop else b""
         return prefix + b"".join(encoded) + suffix
 
-    async def chain_soon(self) -> None:
-        """The batch's event, chained after the head, once every row is hashed."""
+    async def describe_soon(self) -> None:
+        """The batch's event and its payload around the seq, once every row is hashed."""
         await asyncio.sleep(0)
-        self.links = chain_events(self._procedure_id, [self._event()], self._head)
+        event = self._event()
+        self.event = (event, payload_parts(self._procedure_id, event))
 
     def _event(self) -> NewEvent:
         records = self._records
@@ -250,13 +268,10 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _copy_and_chain(
-    conn: asyncpg.Connection,
-    procedure_id: str,
-    records: list[StatementRecord],
-    head: tuple[int, str],
-) -> ChainLinks:
-    """COPY `records` into `statements`; return the batch's audit event, chained after `head`.
+async def _copy_and_describe(
+    conn: asyncpg.Connection, procedure_id: str, records: list[StatementRecord]
+) -> tuple[NewEvent, tuple[str, str]]:
+    """COPY `records` into `statements`; return the batch's audit event and its payload parts.
 
     At most `_COPY_ROWS` rows per COPY statement, for two reasons. The server inserts a part
     while the client encodes the next (see `_BatchStream`). And a binary COPY keeps up to
@@ -265,14 +280,14 @@ async def _copy_and_chain(
     already there: for 1,000-row batches, two COPYs of 500 cost the server 3.9-4.1 instead of
     4.3-4.5 us of CPU a row (perf task-clock of the backend, three runs).
     """
-    stream = _BatchStream(procedure_id, records, head)
+    stream = _BatchStream(procedure_id, records)
     parts = _parts(len(records))
     data = stream.encode(*parts[0])
     for index in range(len(parts)):
         later = parts[index + 1] if index + 1 < len(parts) else None
         # Started before this part's COPY is awaited, so it runs while the server inserts.
         following = asyncio.ensure_future(
-            stream.encode_soon(*later) if later is not None else stream.chain_soon()
+            stream.encode_soon(*later) if later is not None else stream.describe_soon()
         )
         try:
             await conn.copy_to_table(
@@ -284,10 +299,10 @@ async def _copy_and_chain(
         encoded = await following
         if encoded is not None:
             data = encoded
-    if stream.links is None:  # the last part's follower chains the event: never expected
-        msg = "store_statements: the batch's event was not chained"
+    if stream.event is None:  # the last part's follower describes the event: never expected
+        msg = "store_statements: the batch's event was not described"
         raise RuntimeError(msg)
-    return stream.links
+    return stream.event
 
 
 _EXISTING = (
@@ -325,7 +340,6 @@ async def _store(
     check_existing: bool,
 ) -> IntakeOutcome:
     async with conn.transaction():
-        head = await lock_head(conn, procedure_id)
         existing: set[str] = set()
         identical: set[str] = set()
         if check_existing:
@@ -349,5 +363,6 @@ async def _store(
             stored, duplicates = _split(ids, existing)
             records = [unique[i] for i in stored]
         if stored:
-            await write_links(conn, await _copy_and_chain(conn, procedure_id, records, head))
+            event, parts = await _copy_and_describe(conn, procedure_id, records)
+            await append_event_on_server(conn, procedure_id, event, parts)
     return IntakeOutcome(stored, duplicates, [i for i in unique if i in identical])

@@ -8,6 +8,8 @@ from datetime import timedelta
 
 import asyncpg
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from activities.storage import audit
 from activities.storage.audit import NewEvent, append_events, verify_chain
@@ -172,3 +174,46 @@ async def test_naive_time_is_refused(db_pool: asyncpg.Pool) -> None:
     naive = NewEvent("ev", "phase.changed", T0.replace(tzinfo=None), {})
     with pytest.raises(ValueError, match="occurred_at: expected a timezone-aware"):
         await append(db_pool, naive)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seq=st.integers(min_value=1, max_value=2**53),
+    data=st.dictionaries(
+        st.sampled_from(["seq", "type", "zz", "data", "statements"]),
+        st.one_of(st.integers(), st.text(), st.lists(st.text(max_size=5), max_size=3)),
+        max_size=4,
+    ),
+    event_type=st.text(min_size=1, max_size=20),
+)
+def test_payload_parts_around_the_seq_rebuild_the_canonical_payload(
+    seq: int, data: dict[str, object], event_type: str
+) -> None:
+    """Whatever `data` holds (keys named seq or type, strings that look like JSON), the parts
+    the server-side append joins around the seq give exactly the payload Python would hash."""
+    event = NewEvent('ev-"seq":1,"type":', event_type, T0, data)
+    before, after = audit.payload_parts("procédure-ä", event)
+    assert before + str(seq) + after == audit.event_payload("procédure-ä", seq, event)
+
+
+async def test_the_server_side_append_links_as_python_does(db_pool: asyncpg.Pool) -> None:
+    """`audit_append_event` (migration 0008) numbers, hashes and moves the head exactly as
+    `append_events` does, and both take turns on one chain; verify recomputes every link."""
+    procedure_id = "bplan-mörfelden-3"
+    await append(db_pool, new_event(1), procedure_id=procedure_id)
+    server_side = new_event(2, text='Lärm, "Zitat" und \\ Backslash', seq=99)
+    async with db_pool.acquire() as conn, conn.transaction():
+        parts = audit.payload_parts(procedure_id, server_side)
+        appended = await audit.append_event_on_server(conn, procedure_id, server_side, parts)
+    await append(db_pool, new_event(3), procedure_id=procedure_id)
+    rows = await db_pool.fetch(
+        "SELECT seq, payload, prev_hash, hash FROM events WHERE procedure_id = $1 ORDER BY seq",
+        procedure_id,
+    )
+    assert [r["seq"] for r in rows] == [1, 2, 3]
+    assert (appended.seq, appended.hash) == (2, rows[1]["hash"])
+    assert rows[1]["payload"] == audit.event_payload(procedure_id, 2, server_side)
+    assert rows[1]["hash"] == chain_hash(rows[0]["hash"], rows[1]["payload"])
+    report = await verify_chain(db_pool, procedure_id)
+    assert report.ok, report.broken
+    assert report.events_checked == 3

@@ -3,6 +3,7 @@ every row is anchored in the chain, and bad rows fail the whole batch with a cle
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta, timezone
 
 import asyncpg
@@ -280,3 +281,44 @@ def test_copy_parts_cover_a_batch_once_in_order_with_a_short_first_part(rows: in
     assert [stop for _, stop in parts[:-1]] == [first for first, _ in parts[1:]]
     assert parts[-1][1] == rows
     assert all(0 < stop - first <= intake._COPY_ROWS for first, stop in parts)
+
+
+async def _store_on_own_connection(
+    database_url: str, schema: str, batch: list[StatementRecord]
+) -> intake.IntakeOutcome:
+    conn = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    try:
+        return await intake.store_statements(conn, PROCEDURE, batch)
+    finally:
+        await conn.close()
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [((1, 700), (701, 1400)), ((1, 700), (351, 1050))],
+    ids=["disjoint", "overlapping"],
+)
+async def test_concurrent_batches_of_one_procedure_store_each_statement_once(
+    database_url: str,
+    db_schema: str,
+    db_pool: asyncpg.Pool,
+    first: tuple[int, int],
+    second: tuple[int, int],
+) -> None:
+    """Two workers' batches of one procedure COPY side by side (the head is locked only for
+    the event); where they share ids, one stores them and the other reports them as
+    duplicates, after the key refused them or PostgreSQL broke a deadlock between the two."""
+    batches = [[statement(n) for n in range(lo, hi + 1)] for lo, hi in (first, second)]
+    outcomes = await asyncio.gather(
+        *(_store_on_own_connection(database_url, db_schema, b) for b in batches)
+    )
+    wanted = {s.statement_id for b in batches for s in b}
+    stored = [i for o in outcomes for i in o.stored]
+    assert sorted(stored) == sorted(wanted)  # every statement stored by exactly one batch
+    for outcome, batch in zip(outcomes, batches, strict=True):
+        assert set(outcome.stored) | set(outcome.duplicate_ids) == {s.statement_id for s in batch}
+        assert set(outcome.duplicate_ids) <= set(stored) - set(outcome.stored)
+    assert await db_pool.fetchval("SELECT count(*) FROM statements") == len(wanted)
+    report = await verify_procedure(db_pool, PROCEDURE)
+    assert report.ok, (report.chain.broken, report.record_problems)
+    assert report.records_checked == len(wanted)

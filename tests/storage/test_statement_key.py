@@ -73,7 +73,7 @@ async def test_migration_0006_keeps_statements_of_both_old_digest_forms_verifiab
                 ],
             )
             applied = await apply_migrations(conn)
-        assert [m.name for m in applied] == ["statement_uuid_key", "statement_procedure_brin"]
+        assert [m.version for m in applied] == [m.version for m in available_migrations()][5:]
         report = await verify_procedure(pool, PROCEDURE)
         assert report.ok, report.record_problems
         assert report.records_checked == 4
