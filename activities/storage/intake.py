@@ -41,7 +41,14 @@ import asyncpg
 
 from activities.records import StatementRecord, stable_id
 from activities.storage.audit import NewEvent, append_event_on_server, payload_parts
-from activities.storage.pgcopy import HEADER, INT4_MAX, TRAILER, encode_statement_rows, uuid_bytes
+from activities.storage.pgcopy import (
+    HEADER,
+    INT4_MAX,
+    TRAILER,
+    encode_hashed_rows,
+    encode_statement_rows,
+    uuid_bytes,
+)
 
 __all__ = [
     "BATCH_FORM",
@@ -196,6 +203,7 @@ class _BatchStream:
         self._procedure_id = procedure_id
         self._records = records
         self._digests: list[bytes] = []
+        """The rows' 32-byte digests in order, a chunk's worth per item."""
         self.event: tuple[NewEvent, tuple[str, str]] | None = None
 
     def encode(self, first: int, stop: int) -> bytes:
@@ -217,12 +225,11 @@ class _BatchStream:
         # would be promoted by the garbage collector and make its full collections (which
         # walk a worker's whole heap) come sooner.
         end = min(start + _CHUNK_ROWS, stop)
-        encoded = encode_statement_rows([_ROW(s) for s in self._records[start:end]])
-        sha256 = hashlib.sha256
-        self._digests += [sha256(row).digest() for row in encoded]
+        data, digests = encode_hashed_rows([_ROW(s) for s in self._records[start:end]])
+        self._digests.append(digests)
         prefix = HEADER if start == first else b""
         suffix = TRAILER if end == stop else b""
-        return prefix + b"".join(encoded) + suffix
+        return prefix + data + suffix
 
     async def describe_soon(self) -> None:
         """The batch's event and its payload around the seq, once every row is hashed."""

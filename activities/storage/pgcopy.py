@@ -23,13 +23,39 @@ type's binary (send/recv) form, all integers big-endian; an int16 -1 ends the da
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-__all__ = ["COLUMN_TYPES", "HEADER", "INT4_MAX", "TRAILER", "encode_statement_rows", "uuid_bytes"]
+__all__ = [
+    "COLUMN_TYPES",
+    "COMPILED",
+    "HEADER",
+    "INT4_MAX",
+    "TRAILER",
+    "encode_hashed_rows",
+    "encode_statement_rows",
+    "uuid_bytes",
+]
+
+
+def _compiled_loop() -> Callable[[Sequence[Sequence[Any]]], tuple[bytes, bytes]] | None:
+    """`_copyrows.encode_hashed`, built from `_copyrows.c` at install time where a compiler
+    and OpenSSL's headers are; None elsewhere."""
+    try:
+        from activities.storage._copyrows import encode_hashed
+    except ImportError:  # pragma: no cover - depends on the machine that installed civicflow
+        return None
+    return encode_hashed
+
+
+_encode_hashed_compiled = _compiled_loop()
+
+COMPILED = _encode_hashed_compiled is not None
+"""Whether `encode_hashed_rows` runs the C loop (`_copyrows.c`) or the Python one."""
 
 HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack("!ii", 0, 0)
 TRAILER = struct.pack("!h", -1)
@@ -203,3 +229,25 @@ def encode_statement_rows(rows: Sequence[Sequence[Any]], *, text_ids: bool = Fal
         _check_int4(rows)
         raise
     return out
+
+
+def encode_hashed_rows(rows: Sequence[Sequence[Any]]) -> tuple[bytes, bytes]:
+    """The rows as binary COPY tuples, concatenated, and the sha256 of each tuple,
+    concatenated: intake's hot loop.
+
+    The C loop writes the same bytes as `encode_statement_rows` (tests compare them) in about
+    a tenth of the time; without it, the Python loop. Errors name the row and field as the
+    Python encoder's do.
+    """
+    if _encode_hashed_compiled is None:
+        encoded = encode_statement_rows(rows)
+        sha256 = hashlib.sha256
+        return b"".join(encoded), b"".join([sha256(row).digest() for row in encoded])
+    try:
+        return _encode_hashed_compiled(rows)
+    except OverflowError:
+        _check_int4(rows)  # names the field if it is a sequence or round
+        raise
+    except ValueError:
+        uuid_bytes([row[1] for row in rows])  # names the id
+        raise

@@ -14,7 +14,7 @@ FOUNDATION = {"pool", "migrate"}  # not part of issue 6 (pool.redact_url is not 
 MODULES = sorted(
     info.name
     for info in pkgutil.iter_modules(activities.storage.__path__)
-    if info.name not in FOUNDATION
+    if info.name not in FOUNDATION and not info.name.startswith("_")  # _copyrows: C, private
 )
 
 
