@@ -258,7 +258,8 @@ def _storage_section(group: dict[str, Any]) -> list[str]:
     lines += [
         "",
         f"Ratio store_statements / raw COPY (jsonb reference): {_fmt(s, 'ratio', digits=2)}; "
-        f"/ raw COPY into a keyed copy of `statements`: {_fmt(s, 'ratio_keyed', digits=2)}.",
+        f"/ raw COPY into a keyed copy of `statements`: {_fmt(s, 'ratio_keyed', digits=2)} "
+        "(measured in a round of its own with the reference).",
     ]
     return lines
 
