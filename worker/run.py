@@ -26,6 +26,7 @@ from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.worker import Interceptor, Worker, WorkerDeploymentConfig
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
+from activities.storage import pgcopy
 from activities.storage.migrate import MigrationError, apply_migrations, available_migrations
 from activities.storage.pool import DatabaseUnavailableError, create_pool, redact_url
 from worker import registry
@@ -318,6 +319,7 @@ async def serve(settings: Settings, stop: asyncio.Event, *, migrate: bool = Fals
         log.info(
             "worker started",
             gc_frozen_objects=frozen,
+            intake_encoder="compiled" if pgcopy.COMPILED else "python",
             temporal_address=settings.temporal_address,
             namespace=settings.temporal_namespace,
             task_queue=settings.task_queue,

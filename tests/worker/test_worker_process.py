@@ -15,6 +15,7 @@ import httpx
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.storage import pgcopy
 from activities.storage.migrate import available_migrations
 from tests.helpers import free_port
 
@@ -169,6 +170,7 @@ async def test_worker_serves_both_metrics_and_exits_0_on_sigterm(
     assert all("level" in record and "timestamp" in record for record in records)
     started = next(r for r in records if r["event"] == "worker started")
     assert started["gc_frozen_objects"] > 10_000  # start-up heap out of the collector's reach
+    assert started["intake_encoder"] == ("compiled" if pgcopy.COMPILED else "python")
 
 
 async def test_migrate_flag_prepares_a_fresh_schema(
