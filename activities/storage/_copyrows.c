@@ -59,39 +59,22 @@ reserve(Buffer *buf, Py_ssize_t more)
     return 0;
 }
 
+/* `size` bytes of `value`, big-endian (network order, as COPY's binary format wants). The
+   callers have reserved the room. */
 static inline void
-put_int16(Buffer *buf, int16_t value)
+put_be(Buffer *buf, uint64_t value, int size)
 {
-    uint16_t v = (uint16_t)value;
     unsigned char *p = (unsigned char *)buf->data + buf->len;
-    p[0] = (unsigned char)(v >> 8);
-    p[1] = (unsigned char)v;
-    buf->len += 2;
-}
-
-static inline void
-put_int32(Buffer *buf, int32_t value)
-{
-    uint32_t v = (uint32_t)value;
-    unsigned char *p = (unsigned char *)buf->data + buf->len;
-    p[0] = (unsigned char)(v >> 24);
-    p[1] = (unsigned char)(v >> 16);
-    p[2] = (unsigned char)(v >> 8);
-    p[3] = (unsigned char)v;
-    buf->len += 4;
-}
-
-static inline void
-put_int64(Buffer *buf, int64_t value)
-{
-    uint64_t v = (uint64_t)value;
-    unsigned char *p = (unsigned char *)buf->data + buf->len;
-    for (int i = 7; i >= 0; i--) {
-        p[i] = (unsigned char)v;
-        v >>= 8;
+    for (int i = size - 1; i >= 0; i--) {
+        p[i] = (unsigned char)value;
+        value >>= 8;
     }
-    buf->len += 8;
+    buf->len += size;
 }
+
+#define put_int16(buf, value) put_be((buf), (uint16_t)(value), 2)
+#define put_int32(buf, value) put_be((buf), (uint32_t)(value), 4)
+#define put_int64(buf, value) put_be((buf), (uint64_t)(value), 8)
 
 /* A text field: int32 length, UTF-8 bytes. */
 static int
