@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 venv: $(VENV)/.installed
 
 # The C extension (activities/storage/_copyrows.c) is built by the install: rebuild when it changes.
-$(VENV)/.installed: pyproject.toml activities/storage/_copyrows.c
+$(VENV)/.installed: pyproject.toml setup.py activities/storage/_copyrows.c
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'

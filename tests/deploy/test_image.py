@@ -122,6 +122,7 @@ def test_copied_sources_are_every_package_and_exist() -> None:
         for part in args.split()[:-1]
     }
     assert packages <= sources, f"packages not copied into the image: {packages - sources}"
+    assert "setup.py" in sources, "setup.py builds intake's C extension; the image needs it"
     for source in sources:
         assert (ROOT / source).exists(), f"COPY source {source} does not exist"
 
