@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -15,7 +16,8 @@ from pydantic import TypeAdapter
 
 from activities.records import StatementRecord
 from activities.storage import intake, pgcopy
-from tests.storage.conftest import statement
+from activities.storage.verify import verify_procedure
+from tests.storage.conftest import PROCEDURE, statement
 
 needs_compiled = pytest.mark.skipif(
     not pgcopy.COMPILED,
@@ -104,3 +106,21 @@ def test_a_bad_value_is_named_whichever_loop_runs(
 ) -> None:
     with pytest.raises(error, match=message):
         pgcopy.encode_hashed_rows([_row(), _row(**changes)])
+
+
+async def test_intake_without_the_compiled_loop_stores_and_verifies_alike(
+    db_pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where the extension could not be built, intake runs the Python loop: the same rows, the
+    same digests in the audit event, verified alike."""
+    batches = [[statement(n) for n in range(k * 400 + 1, k * 400 + 401)] for k in range(2)]
+    async with db_pool.acquire() as conn:
+        await intake.store_statements(conn, PROCEDURE, batches[0])
+        monkeypatch.setattr(pgcopy, "_encode_hashed_compiled", None)
+        assert pgcopy.encode_hashed_rows([intake._ROW(batches[1][0])]) == _python(
+            [intake._ROW(batches[1][0])]
+        )
+        await intake.store_statements(conn, PROCEDURE, batches[1])
+    report = await verify_procedure(db_pool, PROCEDURE)
+    assert report.ok, (report.chain.broken, report.record_problems)
+    assert report.records_checked == 800
