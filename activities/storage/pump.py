@@ -10,11 +10,11 @@ tick: rows stay in the outbox, nothing is lost.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
 from activities.storage.activities import DeliverOutboxInput, DeliverOutboxResult
+from activities.storage.periodic import repeat_until_stopped
 
 __all__ = ["pump_outbox"]
 
@@ -28,16 +28,14 @@ async def pump_outbox(
 ) -> int:
     """Run delivery passes until `stop` is set; return how many messages were delivered."""
     delivered = 0
-    while not stop.is_set():
-        try:
-            result = await deliver(DeliverOutboxInput(limit=batch))
-        except Exception as err:  # any failure (database down): log it, retry next tick
-            log.warning("outbox delivery pass failed: %s: %s", type(err).__name__, err)
-            result = None
-        if result is not None:
-            delivered += result.delivered
-            if result.claimed >= batch:
-                continue  # a backlog: next pass at once
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def one_pass() -> bool:
+        nonlocal delivered
+        result = await deliver(DeliverOutboxInput(limit=batch))
+        delivered += result.delivered
+        return result.claimed >= batch  # a backlog: next pass at once
+
+    await repeat_until_stopped(
+        one_pass, stop=stop, interval=interval, what="outbox delivery pass", log=log
+    )
     return delivered

@@ -11,10 +11,11 @@ another worker's pass) holds the table's summarising lock, the pass is skipped.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import asyncpg
+
+from activities.storage.periodic import repeat_until_stopped
 
 __all__ = ["STATEMENT_INDEX", "run_summarizer", "summarize_statement_ranges"]
 
@@ -40,19 +41,15 @@ async def summarize_statement_ranges(
 
 
 async def run_summarizer(pool: asyncpg.Pool, *, stop: asyncio.Event, interval: float) -> int:
-    """Summarise every `interval` seconds until `stop` is set; return the ranges summarised.
-
-    A failing pass (database down) is logged and tried again on the next tick: a range left
-    unsummarised is read whole by queries, never missed.
-    """
+    """Summarise every `interval` seconds until `stop` is set; return the ranges summarised."""
     summarised = 0
-    while not stop.is_set():
-        try:
-            count = await summarize_statement_ranges(pool)
-        except Exception as err:  # any failure (database down): log it, try again next tick
-            log.warning("statement index summary failed: %s: %s", type(err).__name__, err)
-        else:
-            summarised += count or 0
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval)
+
+    async def one_pass() -> bool:
+        nonlocal summarised
+        summarised += await summarize_statement_ranges(pool) or 0
+        return False
+
+    await repeat_until_stopped(
+        one_pass, stop=stop, interval=interval, what="statement index summary", log=log
+    )
     return summarised
