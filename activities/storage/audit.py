@@ -100,7 +100,8 @@ async def append_event_on_server(
 ) -> AppendedEvent:
     """Append one event that is new (its id derived from rows inserted in this transaction)
     in one round trip: the server locks the head, numbers, hashes and writes it (migration
-    0008, `audit_append_event`). `parts` is `payload_parts(procedure_id, event)`.
+    0008, `audit_append_event`). `parts` is `payload_parts(procedure_id, event)`, passed in
+    so that intake can compute it while the server still inserts the batch's last part.
 
     The head stays locked until the caller's transaction ends, as with `lock_head`.
     """
