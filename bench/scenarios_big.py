@@ -332,8 +332,7 @@ async def storage(bench: BenchEnv, rows: int, *, batch: int) -> dict[str, Any]:
         if cpu is not None:
             out[key]["cpu_us_per_row"] = cpu
     out["ratio"] = target.ratio(storage_bench.OURS)
-    # Each against the reference of its own round.
-    out["ratio_keyed"] = out["ratio"] / context.ratio(storage_bench.KEYED)
+    out["ratio_keyed"] = target.ratio_across(context, storage_bench.KEYED)
     ours, reference = (
         target.cpu_per_row(label) for label in (storage_bench.OURS, storage_bench.REFERENCE)
     )

@@ -180,6 +180,11 @@ class RoundResult:
         """Rate of `label` over the rate of `reference` (higher is better for `label`)."""
         return self.seconds[reference] / self.seconds[label]
 
+    def ratio_across(self, context: RoundResult, label: str) -> float:
+        """Rate of store_statements in this round over the rate of `label` in `context`,
+        each against its own round's reference (`TARGET` and `CONTEXT` take turns apart)."""
+        return self.ratio(OURS) / context.ratio(label)
+
     def cpu_per_row(self, label: str) -> float | None:
         """Microseconds of CPU per row, or None."""
         return None if self.cpu_seconds is None else self.cpu_seconds[label] / self.rows * 1e6
@@ -325,10 +330,11 @@ async def main(url: str, rows: int, batch: int, repeat: int, *, warmup: bool = T
         print(f"ratio store_statements / raw COPY (jsonb): {result.ratio(OURS):.2f}")
         print(f"load average: {load_average()}\n")
         assert result.stored == rows, "a retry doubled rows"
-    rates = {  # the reference's rate from the target rounds
-        label: statistics.median(rows / r.seconds[label] for r in done_rounds)
-        for done_rounds in (contexts, rounds)
-        for label in done_rounds[0].seconds
+    # Each label's figures from the rounds that measured it (the reference's from the target's).
+    measured_in = {REFERENCE: rounds, OURS: rounds, PLAIN: contexts, KEYED: contexts}
+    rates = {
+        label: statistics.median(rows / r.seconds[label] for r in done)
+        for label, done in measured_in.items()
     }
     ratios = [r.ratio(OURS) for r in rounds]
     print(
@@ -344,15 +350,10 @@ async def main(url: str, rows: int, batch: int, repeat: int, *, warmup: bool = T
     # Across the two rounds of each repetition, each against its own round's reference.
     for label, name in ((PLAIN, "statements-shaped, no key"), (KEYED, "a copy of `statements`")):
         across = statistics.median(
-            r.ratio(OURS) / c.ratio(label) for r, c in zip(rounds, contexts, strict=True)
+            r.ratio_across(c, label) for r, c in zip(rounds, contexts, strict=True)
         )
         print(f"ratio store_statements / raw COPY ({name}): {across:.2f}")
-    cpu = {
-        label: [r.cpu_per_row(label) for r in done_rounds]
-        for done_rounds in (rounds, contexts)
-        for label in done_rounds[0].seconds
-        if not (done_rounds is contexts and label == REFERENCE)
-    }
+    cpu = {label: [r.cpu_per_row(label) for r in done] for label, done in measured_in.items()}
     if all(v is not None for values in cpu.values() for v in values):
         medians = {
             label: statistics.median(v for v in values if v is not None)
