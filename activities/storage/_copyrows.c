@@ -117,6 +117,9 @@ put_int4_field(Buffer *buf, PyObject *value)
         PyErr_SetString(PyExc_OverflowError, "integer out of PostgreSQL integer range");
         return -1;
     }
+    if (reserve(buf, 8) < 0) {
+        return -1;
+    }
     put_int32(buf, 4);
     put_int32(buf, (int32_t)number);
     return 0;
@@ -160,6 +163,9 @@ put_uuid(Buffer *buf, PyObject *value)
         PyErr_SetString(PyExc_ValueError, "statement_id: expected a lower-case uuid");
         return -1;
     }
+    if (reserve(buf, 20) < 0) {
+        return -1;
+    }
     put_int32(buf, 16);
     memcpy(buf->data + buf->len, out, 16);
     buf->len += 16;
@@ -174,6 +180,10 @@ put_text_array(Buffer *buf, PyObject *items)
         return -1;
     }
     Py_ssize_t count = PySequence_Fast_GET_SIZE(fast);
+    if (reserve(buf, 24) < 0) { /* the length word and at most five header words */
+        Py_DECREF(fast);
+        return -1;
+    }
     Py_ssize_t length_at = buf->len;
     put_int32(buf, 0); /* the field's length, filled in below */
     if (count == 0) {
@@ -182,10 +192,6 @@ put_text_array(Buffer *buf, PyObject *items)
         put_int32(buf, TEXT_OID);
     }
     else {
-        if (reserve(buf, 20) < 0) {
-            Py_DECREF(fast);
-            return -1;
-        }
         put_int32(buf, 1); /* one dimension */
         put_int32(buf, 0); /* no nulls */
         put_int32(buf, TEXT_OID);
@@ -255,6 +261,9 @@ put_timestamptz(Buffer *buf, PyObject *value)
                     PyDateTime_DELTA_GET_MICROSECONDS(offset);
         Py_DECREF(offset);
     }
+    if (reserve(buf, 12) < 0) {
+        return -1;
+    }
     int64_t days = ordinal(PyDateTime_GET_YEAR(value), PyDateTime_GET_MONTH(value),
                            PyDateTime_GET_DAY(value)) - PG_EPOCH_ORDINAL;
     int64_t seconds = days * 86400 + PyDateTime_DATE_GET_HOUR(value) * 3600 +
@@ -279,12 +288,12 @@ put_row(Buffer *buf, PyObject *row)
     }
     PyObject **v = PySequence_Fast_ITEMS(fast);
     int result = -1;
-    /* Fixed parts: count, uuid, two int4, timestamptz, boolean, six length words. */
-    if (reserve(buf, 2 + 20 + 16 + 12 + 5 + 6 * 4) < 0) {
+    /* Each writer below reserves the room it writes into; the field count's 2 bytes here. */
+    if (reserve(buf, 2) < 0) {
         goto done;
     }
     put_int16(buf, COLUMNS);
-    if (put_text(buf, v[0]) < 0 || reserve(buf, 20 + 16) < 0 || put_uuid(buf, v[1]) < 0 ||
+    if (put_text(buf, v[0]) < 0 || put_uuid(buf, v[1]) < 0 ||
         put_int4_field(buf, v[2]) < 0 || put_int4_field(buf, v[3]) < 0 ||
         put_text(buf, v[4]) < 0) {
         goto done;
@@ -298,13 +307,12 @@ put_row(Buffer *buf, PyObject *row)
     else if (put_text(buf, v[5]) < 0) {
         goto done;
     }
-    if (put_text(buf, v[6]) < 0 || put_text(buf, v[7]) < 0 || reserve(buf, 24) < 0 ||
-        put_text_array(buf, v[8]) < 0 || reserve(buf, 17) < 0 ||
+    if (put_text(buf, v[6]) < 0 || put_text(buf, v[7]) < 0 || put_text_array(buf, v[8]) < 0 ||
         put_timestamptz(buf, v[9]) < 0) {
         goto done;
     }
     int late = PyObject_IsTrue(v[10]);
-    if (late < 0) {
+    if (late < 0 || reserve(buf, 5) < 0) {
         goto done;
     }
     put_int32(buf, 1);
